@@ -46,12 +46,6 @@ pub fn field_of(data: &[u8]) -> u16 {
     crc16_modbus(data).swap_bytes()
 }
 
-/// The 7 bytes the CRC covers: `class(2) ‖ block bits 63..16`, big-endian, top 6 bits zero.
-fn covered_bytes(class: TokenClass, block: u64) -> [u8; 8] {
-    let value = (u64::from(class.bits()) << 48) | (block >> 16);
-    value.to_be_bytes()
-}
-
 /// Which CRC a block carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrcKind {
@@ -73,17 +67,13 @@ impl CrcKind {
 
 /// The CRC field for a block (its bits 15..0 are ignored).
 pub fn block_crc(class: TokenClass, block: u64, kind: CrcKind) -> u16 {
-    let mut bytes = covered_bytes(class, block);
-    // bytes[0] is always zero (the value is 50 bits); the covered 7 bytes are bytes[1..8].
+    let covered = (u64::from(class.bits()) << 48) | (block >> 16);
     match kind {
-        CrcKind::Standard => field_of(bytes.get(1..).unwrap_or(&[])),
-        CrcKind::Currency => {
-            bytes.rotate_left(1);
-            if let Some(last) = bytes.last_mut() {
-                *last = 0x01;
-            }
-            field_of(&bytes)
-        }
+        // The value is 50 bits, so byte 0 of its 8 big-endian bytes is zero: the covered 7
+        // bytes are bytes 1..8.
+        CrcKind::Standard => field_of(covered.to_be_bytes().get(1..).unwrap_or(&[])),
+        // CRC_C: the same 7 bytes followed by 0x01, i.e. the value shifted up one byte.
+        CrcKind::Currency => field_of(&((covered << 8) | 0x01).to_be_bytes()),
     }
 }
 

@@ -180,10 +180,7 @@ pub fn split_key64(key: &DecoderKey64) -> [KeyPart; 2] {
 
 /// Joins (NKHO, NKLO) into a 64-bit key.
 pub fn join_key64(high: &KeyPart, low: &KeyPart) -> DecoderKey64 {
-    let mut bytes = [0u8; 8];
-    let (h, l) = bytes.split_at_mut(4);
-    h.copy_from_slice(&high.0.to_be_bytes());
-    l.copy_from_slice(&low.0.to_be_bytes());
+    let mut bytes = ((u64::from(high.0) << 32) | u64::from(low.0)).to_be_bytes();
     let key = DecoderKey64(bytes);
     bytes.zeroize();
     key
@@ -204,8 +201,12 @@ pub fn split_key128(key: &DecoderKey128) -> [KeyPart; 4] {
 /// Joins [NKHO, NKMO2, NKMO1, NKLO] (key order) into a 128-bit key.
 pub fn join_key128(parts: [&KeyPart; 4]) -> DecoderKey128 {
     let mut bytes = [0u8; 16];
+    // Element-wise copies: no length check that could panic (and pull panic formatting
+    // into meter firmware).
     for (chunk, part) in bytes.chunks_exact_mut(4).zip(parts) {
-        chunk.copy_from_slice(&part.0.to_be_bytes());
+        for (dst, src) in chunk.iter_mut().zip(part.0.to_be_bytes()) {
+            *dst = src;
+        }
     }
     let key = DecoderKey128(bytes);
     bytes.zeroize();

@@ -8,24 +8,20 @@
 //!
 //! # Implementation
 //!
-//! A round's substitution is nibble-local, so substitution and permutation fold into one
-//! lookup per nibble: `SP[i][s << 4 | v] = P(S_s[v] << 4i)`, and a round is the OR of 16 such
-//! words. The tables are built by `const fn` at compile time from the spec tables:
-//! 16 positions x 32 entries x 8 bytes = 4 KiB per direction. Decryption groups the rounds as
-//! `P⁻¹`, then 15 x (`S⁻¹` then `P⁻¹`), then a last `S⁻¹` (see [`Sta::decrypt`]), so it needs
-//! only its own 4 KiB table plus two 32-byte nibble tables. A meter links only `decrypt`;
-//! a vending server links both.
+//! Encryption: a round's substitution is nibble-local, so substitution and permutation fold
+//! into one lookup per nibble: `SP[i][s << 4 | v] = P(S_s[v] << 4i)`, and a round is the OR of
+//! 16 such words (16 positions x 32 entries x 8 bytes = 4 KiB, built by `const fn`).
 //!
-//! Why this layout, measured (rough throwaway timings, not committed):
-//! - x86-64 release (2-core Xeon VM), ns per block, best of 4 runs: bit-by-bit loop ~785;
-//!   nibble substitution then nibble-indexed permutation tables (2 KiB per direction) ~225;
-//!   this folded form ~135 (decrypt ~150); RustCrypto `des` 0.8 ~270. So STA stays faster
-//!   than DES, which is the project's target.
-//! - thumbv7em, opt-level "s", LTO, decrypt only: STA 4.1 KiB rodata + 0.8 KiB code, DES
-//!   0.5 KiB + 1.9 KiB; both together 7.2 KiB, inside the 16 KiB budget of an STA + DEA
-//!   decoder. Byte-indexed tables (8 x 256 x 8 bytes = 16 KiB per direction) would not fit.
+//! Decryption, the side a meter links, is built for flash rather than speed: per round, the
+//! inverse permutation by nibble (`P⁻¹[i][v] = P⁻¹(v << 4i)`, 2 KiB) then the inverse
+//! substitution from a 32-byte table. Meters decrypt one token per keypad entry, so the
+//! ~1.6x slower round costs nothing there, and the STA + DEA decoder fits its 16 KiB flash
+//! budget (the folded 4 KiB decrypt table did not: measured with the QEMU firmware,
+//! `benches/README.md`).
 //!
-//! If flash ever gets tighter, the 2 KiB form costs ~1.65x the time (still faster than DES).
+//! Measured (rough throwaway timings, x86-64 release, ns per block): bit-by-bit loop ~785;
+//! nibble substitution + nibble permutation tables ~225; folded form ~135; RustCrypto `des`
+//! 0.8 ~270. Both forms stay faster than DES, the project's target.
 //!
 //! Not constant time: table indexes depend on data and key bits, as in table-driven DES. A
 //! meter's keypad offers no cache-timing channel; on a shared vending host, this (like
@@ -49,11 +45,11 @@ type SpTable = [[u64; 32]; 16];
 /// Encryption: `P(S_sel[v] << 4i)`, `S_0` = S1, `S_1` = S2 (SPEC-crypto §2.1).
 static ENC_SP: SpTable = sp_table(&STA_S1, &STA_S2, &STA_P);
 
-/// Decryption: `P⁻¹(S⁻¹_sel[v] << 4i)`, `S⁻¹_0` = inv(S1), `S⁻¹_1` = inv(S2) (SPEC-crypto §2.2).
-static DEC_SP: SpTable = sp_table(&STA_S1_INV, &STA_S2_INV, &STA_P_INV);
+/// Permutation lookup by nibble: `[nibble position i][value v]` → `P⁻¹(v << 4i)`.
+type PTable = [[u64; 16]; 16];
 
-/// S1 then S2 in one table, indexed `sel << 4 | v`.
-static S_FWD: [u8; 32] = concat_nibble_tables(&STA_S1, &STA_S2);
+/// Decryption's inverse permutation, one lookup per nibble (SPEC-crypto §2.2).
+static P_INV_BY_NIBBLE: PTable = p_table(&STA_P_INV);
 
 /// inv(S1) then inv(S2) in one table, indexed `sel << 4 | v`.
 static S_INV: [u8; 32] = concat_nibble_tables(&STA_S1_INV, &STA_S2_INV);
@@ -84,6 +80,24 @@ const fn sp_table(s0: &[u8; 16], s1: &[u8; 16], p: &[u8; 64]) -> SpTable {
         while v < 16 {
             table[i][v] = permute((s0[v] as u64) << (4 * i), p);
             table[i][16 + v] = permute((s1[v] as u64) << (4 * i), p);
+            v += 1;
+        }
+        i += 1;
+    }
+    table
+}
+
+/// Builds a permutation table by nibble. Compile time only.
+// Runs only in static initialisers, so a bad index would fail the build, never panic at run
+// time; every loop bound equals the length of the arrays it indexes.
+#[allow(clippy::indexing_slicing)]
+const fn p_table(p: &[u8; 64]) -> PTable {
+    let mut table = [[0u64; 16]; 16];
+    let mut i = 0;
+    while i < 16 {
+        let mut v = 0;
+        while v < 16 {
+            table[i][v] = permute((v as u64) << (4 * i), p);
             v += 1;
         }
         i += 1;
@@ -122,6 +136,17 @@ fn sp_round(table: &SpTable, d: u64, sel: u16) -> u64 {
     let mut out = 0;
     for (i, row) in table.iter().enumerate() {
         out |= row[index(d, sel, i)];
+    }
+    out
+}
+
+/// The permutation of `d` as the OR of one table word per nibble.
+#[inline(always)]
+#[allow(clippy::indexing_slicing)] // the nibble is masked to 0..=15, each row has 16 entries
+fn permute_by_nibbles(table: &PTable, d: u64) -> u64 {
+    let mut out = 0;
+    for (i, row) in table.iter().enumerate() {
+        out |= row[((d >> (4 * i)) & 0xF) as usize];
     }
     out
 }
@@ -191,20 +216,10 @@ impl TokenCipher for Sta {
     }
 
     /// SPEC-crypto §2.2: for r = 15 down to 0, P⁻¹ then S⁻¹ with round r's selectors.
-    ///
-    /// Regrouped as `P⁻¹`, then for r = 15 down to 1 the folded (`S⁻¹_r` then `P⁻¹`), then
-    /// `S⁻¹_0`. The leading lone `P⁻¹` reuses the folded table: `P⁻¹(x) = P⁻¹(inv(S1)(S1(x)))`,
-    /// i.e. substitute with S1 (selectors all 0), then one folded round with selectors all 0.
     fn decrypt(&self, block: u64) -> u64 {
-        let [first, ..] = self.selectors;
-        let d = sp_round(&DEC_SP, substitute(block, 0, &S_FWD), 0);
-        let d = self
-            .selectors
-            .iter()
-            .skip(1)
-            .rev()
-            .fold(d, |d, &sel| sp_round(&DEC_SP, d, sel));
-        substitute(d, first, &S_INV)
+        self.selectors.iter().rev().fold(block, |d, &sel| {
+            substitute(permute_by_nibbles(&P_INV_BY_NIBBLE, d), sel, &S_INV)
+        })
     }
 }
 

@@ -116,10 +116,12 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    // Element-wise copies here and below: no slice length check that could panic (and pull
+    // panic formatting into meter firmware).
     fn bytes(&mut self, b: &[u8]) {
         let end = self.at.saturating_add(b.len());
         if let Some(dst) = self.buf.get_mut(self.at..end) {
-            dst.copy_from_slice(b);
+            dst.iter_mut().zip(b).for_each(|(d, s)| *d = *s);
         }
         self.at = end;
     }
@@ -145,7 +147,7 @@ impl Reader<'_> {
         let mut out = [0u8; K];
         let end = self.at.saturating_add(K);
         if let Some(src) = self.buf.get(self.at..end) {
-            out.copy_from_slice(src);
+            out.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
         }
         self.at = end;
         out
@@ -186,9 +188,7 @@ impl<const N: usize> Meter<N> {
         w.u8(self.ea.code());
         let key = self.key.expose_bytes();
         let mut padded = [0u8; 16];
-        if let Some(dst) = padded.get_mut(..key.len()) {
-            dst.copy_from_slice(key);
-        }
+        padded.iter_mut().zip(key).for_each(|(d, s)| *d = *s);
         w.u8(u8::try_from(key.len()).unwrap_or(0));
         w.bytes(&padded);
         zeroize::Zeroize::zeroize(&mut padded);
@@ -238,8 +238,8 @@ impl<const N: usize> Meter<N> {
                 got: record.len(),
             });
         }
-        let (body, crc) = record.split_at(Self::RECORD_LEN - 4);
-        let stored = u32::from_be_bytes(crc.try_into().map_err(|_| bad("crc"))?);
+        let (body, crc) = record.split_last_chunk::<4>().ok_or(bad("crc"))?;
+        let stored = u32::from_be_bytes(*crc);
         let computed = crc32(body);
         if stored != computed {
             return Err(RecordError::Crc { stored, computed });
