@@ -12,6 +12,7 @@ pub mod describe;
 pub mod hex;
 pub mod replay;
 pub mod sample_keys;
+pub mod sample_store;
 
 pub use category::Category;
 pub use replay::{Options, Replayer, Summary};

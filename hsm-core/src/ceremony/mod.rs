@@ -240,40 +240,12 @@ pub fn generate<S: KeyStore + ?Sized>(
     let result = (|| {
         record.check()?;
         check_shape(kind, threshold, custodians.len())?;
-        let mut seen = BTreeSet::new();
-        if let Some(dup) = custodians.iter().find(|c| !seen.insert(*c)) {
-            return Err(CeremonyError::DuplicateCustodian {
-                custodian: dup.clone(),
-            }
-            .into());
-        }
-        // check_shape bounds both by 255.
-        let n = u8::try_from(custodians.len()).unwrap_or(u8::MAX);
+        check_distinct(custodians)?;
+        // check_shape bounds the threshold by 255.
         let m = u8::try_from(threshold).unwrap_or(u8::MAX);
         let key = fresh_key(record.dkga)?;
         let key_kcv = Kcv::of(&key);
-        let secret: &[u8] = match &key {
-            VendingKey::Dkga02(k) => k.expose_bytes(),
-            VendingKey::Dkga04(k) => k.expose_bytes(),
-        };
-        let parts = match kind {
-            SchemeKind::Xor => xor::split(secret, custodians.len())?,
-            SchemeKind::Shamir => shamir::split(secret, m, n)?,
-        };
-        for ((custodian, bytes), index) in custodians.iter().zip(parts).zip(1u8..) {
-            components.push(Component {
-                key_id: record.id,
-                dkga: record.dkga,
-                custodian: custodian.clone(),
-                index,
-                scheme: kind,
-                threshold: m,
-                custodians: n,
-                kcv: Kcv::of_key_bytes(record.dkga, &bytes)?,
-                bytes,
-                key_kcv,
-            });
-        }
+        components = split_checked(record, &key, custodians, kind, m)?;
         for c in &components {
             deliver(c)?;
         }
@@ -298,6 +270,89 @@ pub fn generate<S: KeyStore + ?Sized>(
     audited(audit, event, result, || {
         let _ = store.remove(&record.id);
     })
+}
+
+/// Refuses a custodian named twice: dual control needs different people.
+fn check_distinct(custodians: &[CustodianName]) -> Result<(), HsmError> {
+    let mut seen = BTreeSet::new();
+    match custodians.iter().find(|c| !seen.insert(*c)) {
+        Some(dup) => Err(CeremonyError::DuplicateCustodian {
+            custodian: dup.clone(),
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// Splits a key among custodians, each component carrying its own KCV and the key's.
+fn split_checked(
+    record: &VendingKeyRecord,
+    key: &VendingKey,
+    custodians: &[CustodianName],
+    kind: SchemeKind,
+    threshold: u8,
+) -> Result<Vec<Component>, HsmError> {
+    let n = u8::try_from(custodians.len()).map_err(|_| CeremonyError::Shape {
+        custodians: custodians.len(),
+        threshold: usize::from(threshold),
+    })?;
+    let key_kcv = Kcv::of(key);
+    let secret: &[u8] = match key {
+        VendingKey::Dkga02(k) => k.expose_bytes(),
+        VendingKey::Dkga04(k) => k.expose_bytes(),
+    };
+    let parts = match kind {
+        SchemeKind::Xor => xor::split(secret, custodians.len())?,
+        SchemeKind::Shamir => shamir::split(secret, threshold, n)?,
+    };
+    let mut components = Vec::with_capacity(parts.len());
+    for ((custodian, bytes), index) in custodians.iter().zip(parts).zip(1u8..) {
+        components.push(Component {
+            key_id: record.id,
+            dkga: record.dkga,
+            custodian: custodian.clone(),
+            index,
+            scheme: kind,
+            threshold,
+            custodians: n,
+            kcv: Kcv::of_key_bytes(record.dkga, &bytes)?,
+            bytes,
+            key_kcv,
+        });
+    }
+    Ok(components)
+}
+
+/// Splits an existing key (as a key management centre does before handing it over) into
+/// components for `custodians`, to be brought to [`import`]. Nothing is stored or audited
+/// here: the import ceremony is the audited step.
+pub fn split(
+    record: &VendingKeyRecord,
+    key: &VendingKey,
+    custodians: &[CustodianName],
+    scheme: Scheme,
+) -> Result<Vec<Component>, HsmError> {
+    let (kind, threshold) = match scheme {
+        Scheme::Xor => (SchemeKind::Xor, custodians.len()),
+        Scheme::Shamir { threshold } => (SchemeKind::Shamir, usize::from(threshold)),
+    };
+    record.check()?;
+    check_shape(kind, threshold, custodians.len())?;
+    check_distinct(custodians)?;
+    if key.dkga() != record.dkga {
+        return Err(HsmError::VendingKeyKind {
+            id: record.id,
+            record: record.dkga,
+            key: key.dkga(),
+        });
+    }
+    split_checked(
+        record,
+        key,
+        custodians,
+        kind,
+        u8::try_from(threshold).unwrap_or(u8::MAX),
+    )
 }
 
 /// Removes a vending key from a store, with an audit line carrying the removed key's record
