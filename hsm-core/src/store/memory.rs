@@ -6,7 +6,7 @@ use std::sync::RwLock;
 
 use token_codec::DecoderKey;
 
-use super::{KeyStore, VendingKeyId, VendingKeyRecord, check_meter_matches};
+use super::{KeyStore, VendingKeyId, VendingKeyRecord, check_import, check_meter_matches};
 use crate::ceremony::Kcv;
 use crate::derive::{MeterIdentity, derive_decoder_key};
 use crate::error::HsmError;
@@ -47,14 +47,7 @@ impl KeyStore for MemoryStore {
     }
 
     fn import(&self, record: &VendingKeyRecord, key: VendingKey) -> Result<(), HsmError> {
-        record.check()?;
-        if key.dkga() != record.dkga {
-            return Err(HsmError::VendingKeyKind {
-                id: record.id,
-                record: record.dkga,
-                key: key.dkga(),
-            });
-        }
+        check_import(record, &key)?;
         let mut keys = self.keys.write().map_err(|_| HsmError::StorePoisoned)?;
         if keys.contains_key(&record.id) {
             return Err(HsmError::VendingKeyExists { id: record.id });

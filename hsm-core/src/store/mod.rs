@@ -63,6 +63,20 @@ pub trait KeyStore: Send + Sync {
     }
 }
 
+/// What every store checks before it takes a key: the record is consistent and the key is of
+/// the record's DKGA (its length follows from that).
+pub(crate) fn check_import(record: &VendingKeyRecord, key: &VendingKey) -> Result<(), HsmError> {
+    record.check()?;
+    if key.dkga() != record.dkga {
+        return Err(HsmError::VendingKeyKind {
+            id: record.id,
+            record: record.dkga,
+            key: key.dkga(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that `meter` belongs to vending key `record` (same SGC, KRN, KT).
 pub fn check_meter_matches(
     record: &VendingKeyRecord,

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use token_codec::DecoderKey;
 
 use self::format::{Kdf, KdfCost, SealKeys};
-use super::{KeyStore, VendingKeyId, VendingKeyRecord, check_meter_matches};
+use super::{KeyStore, VendingKeyId, VendingKeyRecord, check_import, check_meter_matches};
 use crate::atomic_file::{self, Existing};
 use crate::ceremony::Kcv;
 use crate::derive::{MeterIdentity, derive_decoder_key};
@@ -181,14 +181,7 @@ impl KeyStore for SealedSoftStore {
     }
 
     fn import(&self, record: &VendingKeyRecord, key: VendingKey) -> Result<(), HsmError> {
-        record.check()?;
-        if key.dkga() != record.dkga {
-            return Err(HsmError::VendingKeyKind {
-                id: record.id,
-                record: record.dkga,
-                key: key.dkga(),
-            });
-        }
+        check_import(record, &key)?;
         let mut state = self.state.write().map_err(|_| HsmError::StorePoisoned)?;
         if state.entries.contains_key(&record.id) {
             return Err(HsmError::VendingKeyExists { id: record.id });

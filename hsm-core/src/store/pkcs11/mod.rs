@@ -74,7 +74,7 @@ use token_codec::DecoderKey;
 
 use self::objects::Entry;
 use self::session::{CallError, Pool, step};
-use super::{KeyStore, VendingKeyId, VendingKeyRecord, check_meter_matches};
+use super::{KeyStore, VendingKeyId, VendingKeyRecord, check_import, check_meter_matches};
 use crate::ceremony::Kcv;
 use crate::derive::MeterIdentity;
 use crate::error::{HsmError, Pkcs11Error, Pkcs11Op};
@@ -280,14 +280,7 @@ impl KeyStore for Pkcs11Store {
     }
 
     fn import(&self, record: &VendingKeyRecord, key: VendingKey) -> Result<(), HsmError> {
-        record.check()?;
-        if key.dkga() != record.dkga {
-            return Err(HsmError::VendingKeyKind {
-                id: record.id,
-                record: record.dkga,
-                key: key.dkga(),
-            });
-        }
+        check_import(record, &key)?;
         let _admin = self.admin.lock().map_err(|_| HsmError::StorePoisoned)?;
         let kek = self.kek()?;
         let id = record.id;
