@@ -99,13 +99,20 @@ impl Issuer {
 
     /// Encodes credit or management tokens for a meter issued at `at`. Fails without
     /// encoding anything if the key is outside its credit window or any token's TID lies
-    /// beyond the key's expiry number.
+    /// beyond the key's expiry number. A batch of class 1 (engineering) tokens only needs no
+    /// key at all: they are not encrypted.
     pub fn encode(
         &self,
         meter: &MeterIdentity,
         at: UtcMinute,
         tokens: &[Token],
     ) -> Result<Vec<TokenDigits>, HsmError> {
+        // Class 1 tokens are not encrypted and not meter-specific: no key, no window.
+        let plain: Option<Vec<TokenDigits>> =
+            tokens.iter().map(token_codec::encode_unencrypted).collect();
+        if let Some(digits) = plain {
+            return Ok(digits);
+        }
         let record = self.usable_key(meter, KeyUse::Credit, at)?;
         for tid in tokens.iter().filter_map(Token::tid) {
             tid.check_expiry(record.ken)?;
@@ -265,6 +272,22 @@ mod tests {
         let got: Vec<&str> = kc.digits.iter().map(TokenDigits::as_str).collect();
         assert_eq!(got, ["51638423060042734509", "15361891762113502242"]);
         assert!(!kc.rollover);
+    }
+
+    /// CTSA11: class 1 needs no key, so a closed credit window does not block it.
+    #[test]
+    fn engineering_tokens_need_no_key() {
+        use token_codec::token::{ManufacturerCode, MeterTest};
+        let closed = Window {
+            from: None,
+            until: Some(at(2004, 1, 1, 0, 0)),
+        };
+        let test =
+            Token::InitiateMeterTest(MeterTest::new(1, ManufacturerCode::TwoDigit(0)).unwrap());
+        let digits = issuer(closed)
+            .encode(&meter("01"), at(2004, 3, 1, 13, 55), &[test])
+            .unwrap();
+        assert_eq!(digits[0].as_str(), "00000000000150997584");
     }
 
     #[test]

@@ -20,6 +20,13 @@ pub fn encode(token: &Token, cipher: &impl TokenCipher) -> TokenDigits {
     TokenDigits::from_number(transpose_in(class, carried))
 }
 
+/// Encodes a class 1 token, which is not encrypted and needs no key; `None` for any other
+/// class.
+pub fn encode_unencrypted(token: &Token) -> Option<TokenDigits> {
+    (token.class() == TokenClass::Engineering)
+        .then(|| TokenDigits::from_number(transpose_in(TokenClass::Engineering, token.to_block())))
+}
+
 /// Encodes every token of a key change set, in entry order.
 pub fn encode_set(set: &KeyChangeSet, cipher: &impl TokenCipher) -> [Option<TokenDigits>; 4] {
     let mut out = [None; 4];

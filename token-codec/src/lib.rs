@@ -32,7 +32,7 @@ pub mod token;
 
 pub use amount::{CurrencyAmount, TransferAmount};
 pub use cipher::{AnyCipher, TokenCipher};
-pub use codec::{decode, decode_str, encode, encode_set};
+pub use codec::{decode, decode_str, encode, encode_set, encode_unencrypted};
 pub use digits::{TokenDigits, TokenNumber};
 pub use error::{CodecError, Field};
 pub use ident::{
