@@ -236,6 +236,86 @@ fn pkcs11_recovers_after_a_token_fault() {
     });
 }
 
+/// The token's directory vanishes under a live store and comes back (what SoftHSM2 sees when
+/// its storage goes away): derivations fail with a transient error while it is away, never
+/// with "unknown key", and succeed again once it is back (the library is reset and reads the
+/// token afresh; SoftHSM2 itself never revalidates it).
+#[test]
+fn pkcs11_recovers_when_the_token_directory_vanishes() {
+    in_softhsm(
+        "pkcs11_recovers_when_the_token_directory_vanishes",
+        "vanish",
+        |label| {
+            let store = Pkcs11Store::init(&config(label), &pin()).unwrap();
+            import_public_keys(&store);
+            let id = record(Dkga::Dkga04).id;
+            let meter = p1("123457", "01");
+            let want = store.derive(&id, &meter).unwrap();
+
+            let conf = std::fs::read_to_string(std::env::var("SOFTHSM2_CONF").unwrap()).unwrap();
+            let tokens = conf
+                .lines()
+                .find_map(|l| l.strip_prefix("directories.tokendir = "))
+                .unwrap()
+                .trim()
+                .to_owned();
+            let token_dir = std::fs::read_dir(&tokens)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.is_dir())
+                .unwrap();
+            // Out of the token directory: SoftHSM2 takes every directory in it for a token.
+            let away = std::path::Path::new(&tokens)
+                .parent()
+                .unwrap()
+                .join("token.away");
+            std::fs::rename(&token_dir, &away).unwrap();
+            // SoftHSM2 may still serve a loaded object for a moment; then every call fails,
+            // transiently.
+            let mut failed = 0;
+            for _ in 0..10 {
+                match store.derive(&id, &meter) {
+                    Ok(dk) => assert_eq!(dk, want),
+                    Err(e) => {
+                        assert!(e.is_transient(), "{e:?}");
+                        failed += 1;
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            assert!(
+                failed >= 5,
+                "only {failed} of 10 derivations failed while the token was away"
+            );
+            std::fs::rename(&away, &token_dir).unwrap();
+            let started = std::time::Instant::now();
+            let got = loop {
+                match store.derive(&id, &meter) {
+                    Ok(dk) => break dk,
+                    Err(e) if e.is_transient() && started.elapsed().as_secs() < 5 => {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    Err(e) => panic!("no recovery: {e:?}"),
+                }
+            };
+            assert_eq!(got, want);
+            // The other key, and a removal, still behave as before.
+            assert_eq!(
+                store
+                    .derive(&record(Dkga::Dkga02).id, &p1("123456", "01"))
+                    .unwrap()
+                    .expose_bytes(),
+                [0xE6, 0x53, 0x34, 0x1F, 0x9D, 0x5B, 0xF3, 0x6F]
+            );
+            store.remove(&id).unwrap();
+            assert_eq!(
+                store.derive(&id, &meter).unwrap_err(),
+                HsmError::UnknownVendingKey { id }
+            );
+        },
+    );
+}
+
 #[test]
 fn pkcs11_concurrent_derivations_agree() {
     in_softhsm("pkcs11_concurrent_derivations_agree", "threads", |label| {

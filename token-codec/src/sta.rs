@@ -12,12 +12,15 @@
 //! into one lookup per nibble: `SP[i][s << 4 | v] = P(S_s[v] << 4i)`, and a round is the OR of
 //! 16 such words (16 positions x 32 entries x 8 bytes = 4 KiB, built by `const fn`).
 //!
-//! Decryption, the side a meter links, is built for flash rather than speed: per round, the
-//! inverse permutation by nibble (`P⁻¹[i][v] = P⁻¹(v << 4i)`, 2 KiB) then the inverse
-//! substitution from a 32-byte table. Meters decrypt one token per keypad entry, so the
-//! ~1.6x slower round costs nothing there, and the STA + DEA decoder fits its 16 KiB flash
-//! budget (the folded 4 KiB decrypt table did not: measured with the QEMU firmware,
-//! `benches/README.md`).
+//! Decryption comes in two forms. Without the `sta-fast-decrypt` feature (meter firmware) it
+//! is built for flash: per round, the inverse permutation by nibble (`P⁻¹[i][v] =
+//! P⁻¹(v << 4i)`, 2 KiB) then the inverse substitution from a 32-byte table. Meters decrypt
+//! one token per keypad entry, so the ~2x slower round costs nothing there, and the STA + DEA
+//! decoder fits its 16 KiB flash budget (a folded 4 KiB decrypt table did not: measured with
+//! the QEMU firmware, `benches/README.md`). With the feature (the vending side: verify and
+//! support-desk decoding) the rounds fold like encryption's: one P⁻¹ first, then 15 lookups
+//! of `P⁻¹(S⁻¹_sel[v] << 4i)` (round r's inverse substitution with round r−1's inverse
+//! permutation), then a final S⁻¹, 4 KiB more, and STA decryption stays faster than DES.
 //!
 //! Measured (rough throwaway timings, x86-64 release, ns per block): bit-by-bit loop ~785;
 //! nibble substitution + nibble permutation tables ~225; folded form ~135; RustCrypto `des`
@@ -53,6 +56,10 @@ static P_INV_BY_NIBBLE: PTable = p_table(&STA_P_INV);
 
 /// inv(S1) then inv(S2) in one table, indexed `sel << 4 | v`.
 static S_INV: [u8; 32] = concat_nibble_tables(&STA_S1_INV, &STA_S2_INV);
+
+/// Folded decryption round: `P⁻¹(S⁻¹_sel[v] << 4i)`, `S⁻¹_0` = inv(S1), `S⁻¹_1` = inv(S2).
+#[cfg(feature = "sta-fast-decrypt")]
+static DEC_SP: SpTable = sp_table(&STA_S1_INV, &STA_S2_INV, &STA_P_INV);
 
 /// Moves input bit `i` to output bit `p[i]` (bit 0 = LSB, SPEC-crypto §0). Compile time only.
 // Runs only in static initialisers, so a bad index would fail the build, never panic at run
@@ -217,9 +224,35 @@ impl TokenCipher for Sta {
 
     /// SPEC-crypto §2.2: for r = 15 down to 0, P⁻¹ then S⁻¹ with round r's selectors.
     fn decrypt(&self, block: u64) -> u64 {
+        #[cfg(feature = "sta-fast-decrypt")]
+        return self.decrypt_folded(block);
+        #[cfg(not(feature = "sta-fast-decrypt"))]
+        return self.decrypt_compact(block);
+    }
+}
+
+impl Sta {
+    /// Decryption round by round, from the 2 KiB permutation table (meter firmware).
+    #[cfg_attr(feature = "sta-fast-decrypt", allow(dead_code))] // kept for the tests
+    fn decrypt_compact(&self, block: u64) -> u64 {
         self.selectors.iter().rev().fold(block, |d, &sel| {
             substitute(permute_by_nibbles(&P_INV_BY_NIBBLE, d), sel, &S_INV)
         })
+    }
+
+    /// The same, with each round's S⁻¹ folded into the next round's P⁻¹.
+    #[cfg(feature = "sta-fast-decrypt")]
+    fn decrypt_folded(&self, block: u64) -> u64 {
+        let (first, rest) = match self.selectors.split_first() {
+            Some(split) => split,
+            None => return block, // unreachable: ROUNDS is 16
+        };
+        let d = permute_by_nibbles(&P_INV_BY_NIBBLE, block);
+        let d = rest
+            .iter()
+            .rev()
+            .fold(d, |d, &sel| sp_round(&DEC_SP, d, sel));
+        substitute(d, *first, &S_INV)
     }
 }
 
@@ -377,6 +410,10 @@ mod tests {
             prop_assert_eq!(c.encrypt(block), expected);
             prop_assert_eq!(c.decrypt(block), reference_decrypt(key, block));
             prop_assert_eq!(c.decrypt(block), reference_decrypt_meter_form(key, block));
+            // Both decryption forms, whichever one `decrypt` uses in this build.
+            prop_assert_eq!(c.decrypt_compact(block), reference_decrypt(key, block));
+            #[cfg(feature = "sta-fast-decrypt")]
+            prop_assert_eq!(c.decrypt_folded(block), reference_decrypt(key, block));
         }
 
         #[test]

@@ -13,9 +13,10 @@ use tokio::sync::{Notify, watch};
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, RandomRnd, RndSource, SystemClock};
-use crate::config::{Config, ConfigError};
+use crate::config::{Backend, Config, ConfigError};
 use crate::http::auth::{Auth, AuthSettings};
 use crate::http::{AppState, HttpSettings};
+use crate::ledger::postgres::{PgLedger, PgOptions};
 use crate::ledger::sqlite::{SqliteLedger, SqliteOptions};
 use crate::ledger::{Ledger, LedgerError, OutboxPolicy};
 use crate::metrics::Metrics;
@@ -108,6 +109,13 @@ impl fmt::Debug for App {
     }
 }
 
+fn outbox_policy(config: &Config) -> OutboxPolicy {
+    OutboxPolicy {
+        enabled: config.webhook.is_some(),
+        include_digits: config.webhook.as_ref().is_some_and(|w| w.include_digits),
+    }
+}
+
 /// The ledger options a config asks for.
 pub fn sqlite_options(config: &Config) -> SqliteOptions {
     let d = &config.database;
@@ -117,11 +125,40 @@ pub fn sqlite_options(config: &Config) -> SqliteOptions {
         batch_max: d.batch_max,
         queue: d.queue,
         migrate: d.auto_migrate,
-        outbox: OutboxPolicy {
-            enabled: config.webhook.is_some(),
-            include_digits: config.webhook.as_ref().is_some_and(|w| w.include_digits),
-        },
+        outbox: outbox_policy(config),
     }
+}
+
+/// The PostgreSQL ledger options a config asks for; the password (if any) is read through
+/// `secret`.
+pub fn postgres_options(
+    config: &Config,
+    secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<PgOptions, ConfigError> {
+    let d = &config.database;
+    Ok(PgOptions {
+        connect: d.postgres(secret)?,
+        pool_size: d.pool_size,
+        writers: d.writers,
+        batch_max: d.batch_max,
+        queue: d.queue,
+        migrate: d.auto_migrate,
+        lock_timeout: Duration::from_millis(d.lock_timeout_ms),
+        outbox: outbox_policy(config),
+    })
+}
+
+/// Opens the ledger the config chooses (and migrates it if `auto_migrate`); callable inside
+/// a Tokio runtime (the PostgreSQL setup runs on a thread of its own).
+pub fn open_ledger(
+    config: &Config,
+    secret: &dyn Fn(&str) -> Option<String>,
+    metrics: Option<crate::metrics::LedgerMetrics>,
+) -> Result<Arc<dyn Ledger>, StartError> {
+    Ok(match config.database.kind()? {
+        Backend::Sqlite => Arc::new(SqliteLedger::open(&sqlite_options(config), metrics)?),
+        Backend::Postgres => Arc::new(PgLedger::open(&postgres_options(config, secret)?, metrics)?),
+    })
 }
 
 fn webhook_settings(config: &Config, deps: &Deps) -> Result<Option<WebhookSettings>, StartError> {
@@ -148,10 +185,7 @@ fn webhook_settings(config: &Config, deps: &Deps) -> Result<Option<WebhookSettin
 /// Builds the service from a config and its dependencies (opens and migrates the ledger).
 pub fn build(config: &Config, deps: Deps) -> Result<App, StartError> {
     let metrics = Metrics::new().map_err(StartError::Metrics)?;
-    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(
-        &sqlite_options(config),
-        Some(metrics.ledger.clone()),
-    )?);
+    let ledger = open_ledger(config, deps.secret.as_ref(), Some(metrics.ledger.clone()))?;
     let hooks = webhook_settings(config, &deps)?;
     let wake = hooks.as_ref().map(|_| Arc::new(Notify::new()));
     let service = VendService::new(

@@ -82,18 +82,30 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite` (PostgreSQL arrives with the next issue).
+    /// `sqlite` (embedded, one instance) or `postgres` (any number of instances sharing one
+    /// database).
     pub backend: String,
     /// SQLite file.
     pub path: PathBuf,
-    /// Read connections.
+    /// SQLite read connections.
     pub read_connections: usize,
-    /// Most jobs per group commit.
+    /// Most jobs per group commit (both backends).
     pub batch_max: usize,
-    /// Jobs that may queue for the writer.
+    /// Jobs that may queue for the writer (both backends).
     pub queue: usize,
     /// Apply pending migrations at start.
     pub auto_migrate: bool,
+    /// PostgreSQL: a `postgresql://user@host:port/dbname` URL or a `host=… dbname=…` string,
+    /// without a password.
+    pub url: Option<String>,
+    /// PostgreSQL: the environment variable holding the password (none: no password).
+    pub password_env: Option<String>,
+    /// PostgreSQL: pooled connections for reads and webhook claims.
+    pub pool_size: usize,
+    /// PostgreSQL: writer tasks per instance, each with its own connection and batches.
+    pub writers: usize,
+    /// PostgreSQL: longest wait for a row lock before a write fails (503), milliseconds.
+    pub lock_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -105,8 +117,112 @@ impl Default for DatabaseConfig {
             batch_max: 256,
             queue: 8192,
             auto_migrate: true,
+            url: None,
+            password_env: None,
+            pool_size: 8,
+            writers: 2,
+            lock_timeout_ms: 5_000,
         }
     }
+}
+
+/// The ledger backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl DatabaseConfig {
+    /// The backend `backend` names (`postgresql` is accepted for `postgres`).
+    pub fn kind(&self) -> Result<Backend, ConfigError> {
+        match self.backend.as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            other => Err(invalid(
+                "database.backend",
+                format!("unknown backend {other:?}; use sqlite or postgres"),
+            )),
+        }
+    }
+
+    /// Points the config at `db`: a `postgres://`/`postgresql://` URL selects PostgreSQL,
+    /// anything else is a SQLite file (the command line's `--db`).
+    pub fn set_target(&mut self, db: &Path) {
+        match db.to_str().filter(|s| is_postgres_url(s)) {
+            Some(url) => {
+                self.backend = "postgres".into();
+                self.url = Some(url.to_owned());
+            }
+            None => {
+                self.backend = "sqlite".into();
+                self.path = db.to_path_buf();
+            }
+        }
+    }
+
+    /// What the ledger is, for logs: the SQLite file or the PostgreSQL URL (which never
+    /// holds a password, see [`Config::check`]).
+    pub fn target(&self) -> String {
+        match self.kind() {
+            Ok(Backend::Postgres) => self.url.clone().unwrap_or_default(),
+            _ => self.path.display().to_string(),
+        }
+    }
+
+    /// The PostgreSQL connection config: `url` parsed, and the password read through
+    /// `secret` from the variable `password_env` names.
+    pub fn postgres(
+        &self,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<tokio_postgres::Config, ConfigError> {
+        let url = self
+            .url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .ok_or_else(|| invalid("database.url", "is required for the postgres backend"))?;
+        let mut pg: tokio_postgres::Config = url.parse().map_err(|e| {
+            invalid(
+                "database.url",
+                format!("not a PostgreSQL URL (postgresql://user@host:port/dbname): {e}"),
+            )
+        })?;
+        if pg.get_password().is_some() {
+            return Err(invalid(
+                "database.url",
+                "holds a password; put it in an environment variable and name that variable in database.password_env",
+            ));
+        }
+        if pg.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(invalid(
+                "database.url",
+                "sslmode=require: this build connects without TLS (use a Unix socket or a trusted network)",
+            ));
+        }
+        if pg.get_dbname().is_none() {
+            return Err(invalid("database.url", "names no database (…/dbname)"));
+        }
+        if let Some(var) = &self.password_env {
+            let password = secret(var).ok_or_else(|| {
+                invalid(
+                    "database.password_env",
+                    format!("environment variable {var} is not set"),
+                )
+            })?;
+            pg.password(password);
+        }
+        Ok(pg)
+    }
+}
+
+fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// `[keystore]`, chosen by `backend`.
@@ -314,42 +430,40 @@ impl Config {
         if self.server.body_limit_bytes < 1024 {
             return Err(invalid("server.body_limit_bytes", "must be at least 1024"));
         }
-        match self.database.backend.as_str() {
-            "sqlite" => {}
-            "postgres" | "postgresql" => {
-                return Err(invalid(
-                    "database.backend",
-                    "postgres is not available in this build yet (next issue); use sqlite",
-                ));
+        match self.database.kind()? {
+            Backend::Sqlite => {
+                if let Some(parent) = self
+                    .database
+                    .path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                {
+                    if !parent.is_dir() {
+                        return Err(invalid(
+                            "database.path",
+                            format!("directory {} does not exist", parent.display()),
+                        ));
+                    }
+                }
+                if self.database.read_connections == 0 {
+                    return Err(invalid("database.read_connections", "must be above 0"));
+                }
             }
-            other => {
-                return Err(invalid(
-                    "database.backend",
-                    format!("unknown backend {other:?}; use sqlite"),
-                ));
+            Backend::Postgres => {
+                self.database.postgres(&env_secret)?;
+                if self.database.pool_size == 0
+                    || self.database.writers == 0
+                    || self.database.lock_timeout_ms == 0
+                {
+                    return Err(invalid(
+                        "database",
+                        "pool_size, writers and lock_timeout_ms must be above 0",
+                    ));
+                }
             }
         }
-        if let Some(parent) = self
-            .database
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            if !parent.is_dir() {
-                return Err(invalid(
-                    "database.path",
-                    format!("directory {} does not exist", parent.display()),
-                ));
-            }
-        }
-        if self.database.batch_max == 0
-            || self.database.read_connections == 0
-            || self.database.queue == 0
-        {
-            return Err(invalid(
-                "database",
-                "batch_max, read_connections and queue must be above 0",
-            ));
+        if self.database.batch_max == 0 || self.database.queue == 0 {
+            return Err(invalid("database", "batch_max and queue must be above 0"));
         }
         if let KeyStoreConfig::MemorySample = self.keystore {
             if !addr.ip().is_loopback() {
@@ -419,11 +533,48 @@ mod tests {
         );
         let mut c = Config::default();
         c.database.backend = "postgres".into();
+        assert_eq!(
+            c.check().unwrap_err().to_string(),
+            "config database.url: is required for the postgres backend"
+        );
+        c.database.url = Some("postgresql://vend:hunter2@db.example/vend".into());
+        let e = c.check().unwrap_err().to_string();
+        assert!(
+            e.starts_with("config database.url: holds a password") && !e.contains("hunter2"),
+            "{e}"
+        );
+        c.database.url = Some("postgresql://vend@db.example/vend".into());
+        c.check().unwrap();
+        c.database.password_env = Some("VEND_TEST_UNSET_PG_PASSWORD".into());
+        assert_eq!(
+            c.check().unwrap_err().to_string(),
+            "config database.password_env: environment variable VEND_TEST_UNSET_PG_PASSWORD is not set"
+        );
+        let pg = c
+            .database
+            .postgres(&|name| (name == "VEND_TEST_UNSET_PG_PASSWORD").then(|| "pw".into()))
+            .unwrap();
+        assert_eq!(pg.get_password(), Some(&b"pw"[..]));
+        c.database.password_env = None;
+        c.database.writers = 0;
+        assert!(c.check().unwrap_err().to_string().contains("writers"));
+        c.database.backend = "mysql".into();
         assert!(
             c.check()
                 .unwrap_err()
                 .to_string()
-                .contains("not available in this build yet")
+                .contains("use sqlite or postgres")
+        );
+        let mut d = DatabaseConfig::default();
+        d.set_target(Path::new("postgres://u@127.0.0.1:5/x"));
+        assert_eq!(
+            (d.kind().unwrap(), d.target()),
+            (Backend::Postgres, "postgres://u@127.0.0.1:5/x".to_owned())
+        );
+        d.set_target(Path::new("l.sqlite3"));
+        assert_eq!(
+            (d.kind().unwrap(), d.target()),
+            (Backend::Sqlite, "l.sqlite3".to_owned())
         );
         let mut c = Config::default();
         c.server.listen = "localhost".into();

@@ -4,10 +4,13 @@
 //!   so tests need no socket.
 //! - [`service`]: `VendService`, the domain operations (no SQL, no crypto outside
 //!   [`hsm_core::Issuer`]).
-//! - [`ledger`]: the `Ledger` trait and its SQLite backend (single writer, group commit).
+//! - [`ledger`]: the `Ledger` trait and its backends: SQLite (single writer, group commit)
+//!   and PostgreSQL (several instances on one database, batched writers).
 //! - [`audit`]: the hash-chained audit log. [`webhook`]: signed webhooks from a durable
 //!   outbox. [`metrics`]: Prometheus.
 //! - [`config`], [`app`], [`cli`]: configuration, wiring, and the command line.
+//! - [`harness`]: client-side tooling of the load, crash and HSM-fault harnesses (not used by
+//!   the service).
 #![forbid(unsafe_code)]
 
 pub mod apikey;
@@ -16,6 +19,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod harness;
 pub mod http;
 pub mod keystore;
 pub mod ledger;

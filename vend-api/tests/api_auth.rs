@@ -207,3 +207,5 @@ async fn metrics_and_openapi() {
     assert!(doc["paths"]["/v1/meters/{pan}/tokens/credit"]["post"].is_object());
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
 }
+
+vend_api_tests_on_postgres!(revoked_keys_and_key_in_x_api_key_header);

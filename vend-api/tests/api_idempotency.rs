@@ -162,3 +162,9 @@ async fn reissue_returns_the_same_digits() {
         )
     );
 }
+
+vend_api_tests_on_postgres!(
+    retry_returns_the_original_and_reuse_is_409,
+    refused_requests_do_not_consume_the_key,
+    reissue_returns_the_same_digits,
+);

@@ -326,3 +326,11 @@ async fn base_date_jump_is_refused() {
         "{b}"
     );
 }
+
+vend_api_tests_on_postgres!(
+    ctsa05_pair_and_the_meter_moves_to_the_new_key,
+    ctsa26_rollover_to_2035,
+    rollover_with_credit_issues_three_tokens_atomically,
+    key_change_with_failing_credit_writes_nothing,
+    three_token_set_and_refusals,
+);

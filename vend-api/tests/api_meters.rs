@@ -252,3 +252,9 @@ async fn low_credit_events() {
         .await
         .expect_error(403, "forbidden", None);
 }
+
+vend_api_tests_on_postgres!(
+    register_read_and_refusals,
+    replace_keeps_history,
+    low_credit_events,
+);

@@ -372,3 +372,13 @@ async fn default_key_meters_get_no_credit() {
         .await
         .expect(201);
 }
+
+vend_api_tests_on_postgres!(
+    credit_reproduces_ctsa01,
+    currency_credit_and_debit,
+    management_tokens_reproduce_ctsa,
+    tids_are_unique_increasing_and_skip_the_reserved_minute,
+    exhausted_tids_and_closed_key_windows_are_422,
+    unknown_meter_and_bad_pan,
+    default_key_meters_get_no_credit,
+);

@@ -152,3 +152,5 @@ async fn key_expired_is_reported() {
         .await
         .expect_error(422, "key_expired", None);
 }
+
+vend_api_tests_on_postgres!(decodes_and_matches_the_ledger);

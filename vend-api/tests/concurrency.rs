@@ -86,3 +86,5 @@ async fn concurrent_vends_keep_tids_unique_and_increasing() {
         "{v}"
     );
 }
+
+vend_api_tests_on_postgres!(concurrent_vends_keep_tids_unique_and_increasing);

@@ -197,3 +197,5 @@ async fn vend_over_a_socket_with_signed_webhooks() {
         .unwrap()
         .unwrap();
 }
+
+vend_api_tests_on_postgres!(vend_over_a_socket_with_signed_webhooks);

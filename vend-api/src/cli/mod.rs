@@ -10,9 +10,9 @@ use clap::{Parser, Subcommand};
 use crate::apikey::{self, Scopes};
 use crate::app;
 use crate::audit::to_hex;
-use crate::config::Config;
-use crate::ledger::sqlite::{SqliteLedger, migrate_file, verify_file};
-use crate::ledger::{Actor, Ledger, NewApiKey};
+use crate::config::{Backend, Config};
+use crate::ledger::sqlite::{migrate_file, verify_file};
+use crate::ledger::{Actor, Ledger, NewApiKey, postgres};
 
 /// STS vending service.
 #[derive(Debug, Parser)]
@@ -38,7 +38,7 @@ pub enum Command {
     },
     /// Apply pending ledger migrations.
     Migrate {
-        /// Database file (default: the config's).
+        /// SQLite file or postgres:// URL (default: the config's database).
         #[arg(long)]
         db: Option<PathBuf>,
     },
@@ -70,13 +70,13 @@ pub enum ApikeyAction {
         /// Requests per second for this key (default: the config's).
         #[arg(long)]
         rate: Option<f64>,
-        /// Database file (default: the config's).
+        /// SQLite file or postgres:// URL (default: the config's database).
         #[arg(long)]
         db: Option<PathBuf>,
     },
     /// List keys (never their secrets).
     List {
-        /// Database file (default: the config's).
+        /// SQLite file or postgres:// URL (default: the config's database).
         #[arg(long)]
         db: Option<PathBuf>,
     },
@@ -85,7 +85,7 @@ pub enum ApikeyAction {
         /// The key's name.
         #[arg(long)]
         name: String,
-        /// Database file (default: the config's).
+        /// SQLite file or postgres:// URL (default: the config's database).
         #[arg(long)]
         db: Option<PathBuf>,
     },
@@ -96,9 +96,9 @@ pub enum ApikeyAction {
 pub enum AuditAction {
     /// Verify the hash chain; exits non-zero naming the first bad entry.
     Verify {
-        /// Database file.
+        /// SQLite file or postgres:// URL (default: the config's database).
         #[arg(long)]
-        db: PathBuf,
+        db: Option<PathBuf>,
     },
 }
 
@@ -122,16 +122,16 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Audit {
             action: AuditAction::Verify { db },
-        } => audit_verify(&db),
+        } => audit_verify(cli.config.as_deref(), db),
         Command::Serve { dev } => serve::serve(cli.config, dev),
         Command::Migrate { db } => match load(cli.config.as_deref(), db) {
-            Ok(cfg) => match migrate_file(&cfg.database.path) {
+            Ok(cfg) => match migrate(&cfg) {
                 Ok(v) if v.is_empty() => {
-                    println!("{}: schema up to date", cfg.database.path.display());
+                    println!("{}: schema up to date", cfg.database.target());
                     ExitCode::SUCCESS
                 }
                 Ok(v) => {
-                    println!("{}: applied migrations {v:?}", cfg.database.path.display());
+                    println!("{}: applied migrations {v:?}", cfg.database.target());
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
@@ -148,13 +148,52 @@ fn load(
 ) -> Result<Config, crate::config::ConfigError> {
     let mut cfg = Config::load(file)?;
     if let Some(db) = db {
-        cfg.database.path = db;
+        cfg.database.set_target(&db);
     }
     Ok(cfg)
 }
 
-fn audit_verify(db: &std::path::Path) -> ExitCode {
-    match verify_file(db) {
+/// Reads a secret named by the config from the environment.
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn postgres_options(cfg: &Config) -> Result<postgres::PgOptions, String> {
+    app::postgres_options(cfg, &env_secret).map_err(|e| e.to_string())
+}
+
+/// `vend-api migrate` on either backend.
+fn migrate(cfg: &Config) -> Result<Vec<u32>, String> {
+    match cfg.database.kind().map_err(|e| e.to_string())? {
+        Backend::Sqlite => migrate_file(&cfg.database.path).map_err(|e| e.to_string()),
+        Backend::Postgres => {
+            let opts = postgres_options(cfg)?;
+            let rt = runtime().map_err(|e| e.to_string())?;
+            rt.block_on(postgres::migrate_database(&opts))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn audit_verify(config: Option<&std::path::Path>, db: Option<PathBuf>) -> ExitCode {
+    let result = match db {
+        // A SQLite file needs no config (the command works beside a broken one).
+        Some(path) if path.to_str().is_none_or(|s| !s.starts_with("postgres")) => {
+            verify_file(&path).map_err(|e| e.to_string())
+        }
+        db => load(config, db).map_err(|e| e.to_string()).and_then(|cfg| {
+            match cfg.database.kind().map_err(|e| e.to_string())? {
+                Backend::Sqlite => verify_file(&cfg.database.path).map_err(|e| e.to_string()),
+                Backend::Postgres => {
+                    let opts = postgres_options(&cfg)?;
+                    let rt = runtime().map_err(|e| e.to_string())?;
+                    rt.block_on(postgres::verify_database(&opts))
+                        .map_err(|e| e.to_string())
+                }
+            }
+        }),
+    };
+    match result {
         Ok(Ok(head)) => {
             println!(
                 "audit chain ok: {} entries, head {}",
@@ -171,8 +210,9 @@ fn audit_verify(db: &std::path::Path) -> ExitCode {
     }
 }
 
-fn open_ledger(cfg: &Config) -> Result<SqliteLedger, crate::ledger::LedgerError> {
-    SqliteLedger::open(&app::sqlite_options(cfg), None)
+/// Opens the config's ledger; inside the command's runtime (PostgreSQL needs one).
+fn open_ledger(cfg: &Config) -> Result<std::sync::Arc<dyn Ledger>, app::StartError> {
+    app::open_ledger(cfg, &env_secret, None)
 }
 
 fn apikey_cmd(config: Option<PathBuf>, action: ApikeyAction) -> ExitCode {
@@ -203,7 +243,7 @@ fn apikey_cmd(config: Option<PathBuf>, action: ApikeyAction) -> ExitCode {
                     Ok(l) => l,
                     Err(e) => return fail(e),
                 };
-                match create_key(&ledger, &name, scopes, rate).await {
+                match create_key(ledger.as_ref(), &name, scopes, rate).await {
                     Ok(text) => {
                         println!("{}", text.as_str());
                         eprintln!(

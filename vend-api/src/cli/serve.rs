@@ -98,7 +98,7 @@ pub(super) fn serve(config: Option<PathBuf>, dev: bool) -> ExitCode {
             }
         }
         let scheme = if cfg.server.tls.is_some() { "https" } else { "http" };
-        tracing::info!(%addr, db = %cfg.database.path.display(), "vend-api listening on {scheme}://{addr}");
+        tracing::info!(%addr, db = %cfg.database.target(), "vend-api listening on {scheme}://{addr}");
         let result = match &cfg.server.tls {
             Some(tls) => app.serve_tls(addr, tls.cert_path.clone(), tls.key_path.clone(), shutdown_signal()).await,
             None => match tokio::net::TcpListener::bind(addr).await {
@@ -166,7 +166,7 @@ async fn dev_bootstrap(
     };
     println!(
         "vend-api dev mode: PUBLIC SAMPLE KEYS, database {}",
-        cfg.database.path.display()
+        cfg.database.target()
     );
     println!("API key (all scopes, shown once): {}", key.as_str());
     println!("Vend 10 kWh to sample meter {pan}:\n");

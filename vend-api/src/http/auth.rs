@@ -73,11 +73,45 @@ pub struct AuthSettings {
     pub cache_ttl: Duration,
 }
 
+/// A looked-up key as the cache keeps it: what a request needs, parsed once per lookup
+/// rather than once per request.
+#[derive(Debug)]
+struct CachedKey {
+    secret_sha256: [u8; 32],
+    revoked: bool,
+    caller: Caller,
+    rate: Option<f64>,
+    fetched: Instant,
+}
+
+impl CachedKey {
+    fn new(rec: ApiKeyRecord) -> Self {
+        let scopes: Scopes = rec
+            .scopes
+            .iter()
+            .filter_map(|s| s.parse::<Scope>().ok())
+            .collect();
+        Self {
+            secret_sha256: rec.secret_sha256,
+            revoked: rec.revoked_at.is_some(),
+            caller: Caller {
+                actor: Actor {
+                    api_key_id: rec.id,
+                    name: rec.name,
+                },
+                scopes,
+            },
+            rate: rec.rate_per_sec,
+            fetched: Instant::now(),
+        }
+    }
+}
+
 /// Authentication state shared by all requests.
 pub struct Auth {
     ledger: Arc<dyn Ledger>,
     settings: AuthSettings,
-    cache: RwLock<HashMap<String, (ApiKeyRecord, Instant)>>,
+    cache: RwLock<HashMap<String, Arc<CachedKey>>>,
     buckets: Mutex<HashMap<i64, Bucket>>,
     metrics: Metrics,
 }
@@ -102,19 +136,22 @@ impl Auth {
         }
     }
 
-    async fn lookup(&self, public_id: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+    async fn lookup(&self, public_id: &str) -> Result<Option<Arc<CachedKey>>, ApiError> {
         if let Ok(cache) = self.cache.read() {
-            if let Some((rec, at)) = cache.get(public_id) {
-                if at.elapsed() < self.settings.cache_ttl {
-                    return Ok(Some(rec.clone()));
+            if let Some(k) = cache.get(public_id) {
+                if k.fetched.elapsed() < self.settings.cache_ttl {
+                    return Ok(Some(Arc::clone(k)));
                 }
             }
         }
-        let rec = self.ledger.api_key(public_id.to_owned()).await?;
-        if let (Some(r), Ok(mut cache)) = (&rec, self.cache.write()) {
-            cache.insert(public_id.to_owned(), (r.clone(), Instant::now()));
+        let Some(rec) = self.ledger.api_key(public_id.to_owned()).await? else {
+            return Ok(None);
+        };
+        let key = Arc::new(CachedKey::new(rec));
+        if let Ok(mut cache) = self.cache.write() {
+            cache.insert(public_id.to_owned(), Arc::clone(&key));
         }
-        Ok(rec)
+        Ok(Some(key))
     }
 
     /// Checks a presented key; the caller on success.
@@ -125,30 +162,15 @@ impl Auth {
         let key = PresentedKey::parse(text).ok_or(ApiError::Unauthorized {
             message: "malformed api key: expected vk_<16 hex>_<64 hex>",
         })?;
-        let rec = self
-            .lookup(&key.public_id)
-            .await?
-            .ok_or(ApiError::Unauthorized {
-                message: "unknown or revoked api key",
-            })?;
-        if rec.revoked_at.is_some() || !key.matches(&rec.secret_sha256) {
+        let Some(stored) = self.lookup(&key.public_id).await? else {
+            return Err(unknown);
+        };
+        // The secret is checked on every request (one SHA-256, constant-time compare): the
+        // cache holds the stored hash, never a verdict on a presented key.
+        if stored.revoked || !key.matches(&stored.secret_sha256) {
             return Err(unknown);
         }
-        let scopes: Scopes = rec
-            .scopes
-            .iter()
-            .filter_map(|s| s.parse::<Scope>().ok())
-            .collect();
-        Ok((
-            Caller {
-                actor: Actor {
-                    api_key_id: rec.id,
-                    name: rec.name,
-                },
-                scopes,
-            },
-            rec.rate_per_sec,
-        ))
+        Ok((stored.caller.clone(), stored.rate))
     }
 
     /// Takes one request from the key's bucket; `Err(seconds)` to wait if empty.

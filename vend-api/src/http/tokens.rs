@@ -85,10 +85,10 @@ pub struct IssueResponse {
 
 impl IssueResponse {
     fn from_record(r: &IssueRecord) -> Result<Self, ApiError> {
-        let summary =
-            serde_json::from_value(r.summary.clone()).map_err(|e| ApiError::Internal {
-                detail: format!("issue {} summary unreadable: {e}", r.id),
-            })?;
+        // Read in place: cloning the stored JSON first costs as much as the answer itself.
+        let summary = IssueSummary::deserialize(&r.summary).map_err(|e| ApiError::Internal {
+            detail: format!("issue {} summary unreadable: {e}", r.id),
+        })?;
         Ok(Self {
             issue_id: r.id,
             meter: r.meter.to_string(),

@@ -28,6 +28,7 @@
 pub mod error;
 pub mod mint;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 pub mod token;
 

@@ -1,6 +1,10 @@
 //! Shared test harness: a service on a temporary SQLite file with the public sample keys,
 //! a manual clock and (for published vectors) a fixed RND, called through the real router
 //! with `tower::ServiceExt::oneshot`.
+//!
+//! The same tests run on PostgreSQL: `vend_api_tests_on_postgres!(test_a, test_b)` at the
+//! end of a test file adds `postgres::test_a`…, which run the test with [`start`] building
+//! the service on a fresh database of the binary's throwaway cluster ([`pg`]).
 #![allow(
     dead_code,
     unreachable_pub,
@@ -10,6 +14,9 @@
     clippy::indexing_slicing
 )]
 
+pub mod pg;
+
+use std::cell::Cell;
 use std::sync::Arc;
 
 use axum::Router;
@@ -65,11 +72,65 @@ impl Resp {
     }
 }
 
+/// The ledger backend [`start`] builds on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's temp dir.
+    Sqlite,
+    /// A fresh database on the test binary's PostgreSQL cluster.
+    Postgres,
+}
+
+thread_local! {
+    // Tests run one per thread, and `start` is called from the test's own thread.
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Sqlite) };
+}
+
+/// The backend of the test running on this thread.
+pub fn backend() -> Backend {
+    BACKEND.with(Cell::get)
+}
+
+/// Runs a test (a `#[tokio::test]` function) with the PostgreSQL backend, then switches
+/// the thread back (with `--test-threads=1` the next test may run on this thread).
+pub fn on_postgres(test: fn()) {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BACKEND.with(|b| b.set(Backend::Sqlite));
+        }
+    }
+    BACKEND.with(|b| b.set(Backend::Postgres));
+    let _reset = Reset;
+    test();
+}
+
+/// Adds a `postgres` module running the named tests of this file on PostgreSQL.
+#[macro_export]
+macro_rules! vend_api_tests_on_postgres {
+    ($($name:ident),+ $(,)?) => {
+        /// The same tests on a PostgreSQL ledger.
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::common::on_postgres(super::$name)
+                }
+            )+
+        }
+    };
+}
+
 /// The default test config over a temp dir (rate limits high; tests that need a limit set
 /// their own).
 pub fn config(dir: &TempDir) -> Config {
     let mut c = Config::default();
     c.database.path = dir.path().join("ledger.sqlite3");
+    if backend() == Backend::Postgres {
+        c.database.backend = "postgres".into();
+        c.database.url = Some(pg::fresh_database());
+        c.database.pool_size = 4;
+    }
     c.auth.rate_per_sec = 1_000_000.0;
     c.auth.burst = 1_000_000.0;
     c

@@ -57,7 +57,10 @@
 //! is dropped whenever the session pool sees a fault, and an entry whose handle the token no
 //! longer knows is looked up again once. A key removed by another process therefore fails
 //! with [`HsmError::UnknownVendingKey`] at its next derivation; a record changed by another
-//! process (remove, then import under the same id) is seen when the old handle fails.
+//! process (remove, then import under the same id) is seen when the old handle fails. A key
+//! that is missing together with the store's key-encryption key is not unknown: the token's
+//! objects vanished (its storage went away), a transient [`Pkcs11Error::TokenNotFound`], and
+//! the library is reset so the token is read afresh once it is back (see `session.rs`).
 
 mod derive;
 mod objects;
@@ -65,6 +68,7 @@ mod session;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use cryptoki::error::RvError;
@@ -126,6 +130,9 @@ pub struct Pkcs11Store {
     cache: RwLock<Cache>,
     /// Serializes this process's imports and removals (check-then-create on the token).
     admin: Mutex<()>,
+    /// Set once the store was found initialized: a key-encryption key missing after that is a
+    /// token fault, not an uninitialized store.
+    opened: AtomicBool,
 }
 
 impl std::fmt::Debug for Pkcs11Store {
@@ -147,6 +154,7 @@ impl Pkcs11Store {
             .into()),
             None => objects::generate_kek(s).map(|_| ()),
         })?;
+        store.opened.store(true, Ordering::Release);
         Ok(store)
     }
 
@@ -157,6 +165,7 @@ impl Pkcs11Store {
     pub fn open(config: &Pkcs11Config, pin: &Pin) -> Result<Self, HsmError> {
         let store = Self::connect(config, pin)?;
         store.kek()?;
+        store.opened.store(true, Ordering::Release);
         Ok(store)
     }
 
@@ -165,6 +174,7 @@ impl Pkcs11Store {
             pool: Pool::connect(&config.module, &config.token_label, pin, config.sessions)?,
             cache: RwLock::new(Cache::default()),
             admin: Mutex::new(()),
+            opened: AtomicBool::new(false),
         })
     }
 
@@ -200,28 +210,39 @@ impl Pkcs11Store {
         if let Some(kek) = self.cached(|c| c.kek)? {
             return Ok(kek);
         }
-        let label = self.pool.label().to_owned();
-        let kek = self.pool.run_lookup(|s| {
-            objects::find_kek(s)?.ok_or_else(|| {
-                Pkcs11Error::NotInitialized {
-                    label: label.clone(),
-                }
-                .into()
-            })
-        })?;
+        let Some(kek) = self.pool.run_lookup(objects::find_kek)? else {
+            return Err(self.kek_missing());
+        };
         self.fresh_cache()?.kek = Some(kek);
         Ok(kek)
+    }
+
+    /// The key-encryption key cannot be found: the store was never initialized, or (once it
+    /// was opened) the token's objects vanished, which SoftHSM2 shows as an empty token when
+    /// its files go away. That is a token fault: transient, and the library is reset at the
+    /// next call (see `session.rs`).
+    fn kek_missing(&self) -> HsmError {
+        let label = self.pool.label().to_owned();
+        if self.opened.load(Ordering::Acquire) {
+            self.pool.token_lost();
+            Pkcs11Error::TokenNotFound { label }.into()
+        } else {
+            Pkcs11Error::NotInitialized { label }.into()
+        }
     }
 
     fn entry(&self, id: &VendingKeyId) -> Result<Arc<Entry>, HsmError> {
         if let Some(entry) = self.cached(|c| c.entries.get(id).cloned())? {
             return Ok(entry);
         }
-        let entry = Arc::new(
-            self.pool
-                .run_lookup(|s| objects::load_entry(s, id))?
-                .ok_or(HsmError::UnknownVendingKey { id: *id })?,
-        );
+        let Some(entry) = self.pool.run_lookup(|s| objects::load_entry(s, id))? else {
+            // Unknown, unless the store itself has gone (see `kek_missing`).
+            return Err(match self.pool.run_lookup(objects::find_kek)? {
+                Some(_) => HsmError::UnknownVendingKey { id: *id },
+                None => self.kek_missing(),
+            });
+        };
+        let entry = Arc::new(entry);
         self.fresh_cache()?.entries.insert(*id, entry.clone());
         Ok(entry)
     }

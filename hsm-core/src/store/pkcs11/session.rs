@@ -19,6 +19,17 @@
 //! and cached object handles are looked up again. The token's slot is found again by label at
 //! each re-open: a re-inserted token may sit in another slot.
 //!
+//! A token whose storage vanished is a different fault. SoftHSM 2.6.1 (measured, and so its
+//! `OSToken::index` reads) marks such a token invalid for the rest of the process: handles of
+//! a live session then fail with `CKR_OBJECT_HANDLE_INVALID`, searches find nothing,
+//! `C_GetTokenInfo` fails with `CKR_GENERAL_ERROR`, and nothing changes when the files come
+//! back, except a library reset (`C_Finalize`, `C_Initialize`), which reads the token
+//! directory afresh. The store reports the token lost ([`Pool::token_lost`]: its objects,
+//! key-encryption key included, are gone, or no slot holds it); the next call then resets the
+//! library, at most once per [`RESET_INTERVAL`], while no other call is inside it (every call
+//! holds the library's gate shared, a reset holds it exclusively). Sessions of an earlier
+//! library epoch are forgotten like faulted ones, in every pool on the module.
+//!
 //! A session dropped for a fault is forgotten, not closed: after a token or library reset its
 //! handle number may already belong to a new session (SoftHSM reuses them, measured), and
 //! `C_CloseSession` on it would close that one. Sessions are therefore opened without
@@ -27,7 +38,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
+use std::sync::{
+    Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError,
+};
+use std::time::{Duration, Instant};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -95,10 +109,26 @@ impl CallError {
     }
 }
 
-/// One cryptoki context per module path for the whole process: `C_Initialize` may run only
-/// once per process, and every store on the same module shares it.
-fn context(module: &Path) -> Result<Pkcs11, HsmError> {
-    static CONTEXTS: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
+/// The shortest time between two library resets (a token that stays away is not reset in a
+/// busy loop; calls in between fail fast with a transient error).
+pub(super) const RESET_INTERVAL: Duration = Duration::from_millis(250);
+
+/// One module's library in this process, shared by every pool on it.
+struct Library {
+    ctx: Pkcs11,
+    /// Held shared by every call into the library and exclusively by a reset, so that no call
+    /// runs while the library is finalized.
+    gate: RwLock<()>,
+    /// Moves on at each reset: sessions opened in an earlier epoch are gone.
+    epoch: AtomicU64,
+    /// When the library was last reset.
+    last_reset: Mutex<Option<Instant>>,
+}
+
+/// One library per module path for the whole process: `C_Initialize` may run only once per
+/// process, and every store on the same module shares it.
+fn library(module: &Path) -> Result<Arc<Library>, HsmError> {
+    static LIBRARIES: OnceLock<Mutex<HashMap<PathBuf, Arc<Library>>>> = OnceLock::new();
     if !module.exists() {
         return Err(Pkcs11Error::ModuleNotFound {
             path: module.to_path_buf(),
@@ -108,19 +138,25 @@ fn context(module: &Path) -> Result<Pkcs11, HsmError> {
     let key = module
         .canonicalize()
         .unwrap_or_else(|_| module.to_path_buf());
-    let mut contexts = CONTEXTS
+    let mut libraries = LIBRARIES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(ctx) = contexts.get(&key) {
-        return Ok(ctx.clone());
+    if let Some(lib) = libraries.get(&key) {
+        return Ok(Arc::clone(lib));
     }
     let ctx = Pkcs11::new(&key).map_err(|_| Pkcs11Error::ModuleLoad {
         path: module.to_path_buf(),
     })?;
     initialize(&ctx)?;
-    contexts.insert(key, ctx.clone());
-    Ok(ctx)
+    let lib = Arc::new(Library {
+        ctx,
+        gate: RwLock::new(()),
+        epoch: AtomicU64::new(0),
+        last_reset: Mutex::new(None),
+    });
+    libraries.insert(key, Arc::clone(&lib));
+    Ok(lib)
 }
 
 /// `C_Initialize`, accepting a library someone in this process already initialized.
@@ -134,13 +170,14 @@ fn initialize(ctx: &Pkcs11) -> Result<(), HsmError> {
 /// The slot holding the initialized token labelled `label`.
 fn find_slot(ctx: &Pkcs11, label: &str) -> Result<Slot, HsmError> {
     let slots = ctx
-        .get_slots_with_initialized_token()
+        .get_slots_with_token()
         .map_err(|e| hsm_error(Pkcs11Op::FindToken, &e))?;
     for slot in slots {
-        // A slot whose token vanished between the two calls is skipped, not an error.
+        // A slot whose token vanished, or whose token fails `C_GetTokenInfo` (SoftHSM2's
+        // invalidated token: `CKR_GENERAL_ERROR`), is skipped, not an error.
         if ctx
             .get_token_info(slot)
-            .is_ok_and(|info| info.label() == label)
+            .is_ok_and(|info| info.token_initialized() && info.label() == label)
         {
             return Ok(slot);
         }
@@ -153,12 +190,13 @@ fn find_slot(ctx: &Pkcs11, label: &str) -> Result<Slot, HsmError> {
 
 struct Pooled {
     generation: u64,
+    epoch: u64,
     session: Session,
 }
 
 /// Sessions to one token (see the module documentation).
 pub(super) struct Pool {
-    ctx: Pkcs11,
+    lib: Arc<Library>,
     label: String,
     pin: AuthPin,
     slots: Vec<Mutex<Option<Pooled>>>,
@@ -166,6 +204,8 @@ pub(super) struct Pool {
     generation: AtomicU64,
     /// Set when the library reported itself finalized: the next re-open initializes it again.
     reinitialize: AtomicBool,
+    /// Set when the token looks lost: the next call resets the library.
+    lost: AtomicBool,
 }
 
 impl Pool {
@@ -179,18 +219,23 @@ impl Pool {
     ) -> Result<Self, HsmError> {
         pin.check_not_empty()?;
         let pool = Pool {
-            ctx: context(module)?,
+            lib: library(module)?,
             label: label.to_owned(),
             pin: AuthPin::from(pin.expose().to_owned()),
             slots: (0..size.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
             reinitialize: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
         };
-        let session = pool.open_session()?;
+        let session = {
+            let _call = shared(&pool.lib.gate);
+            pool.open_session()?
+        };
         if let Some(first) = pool.slots.first() {
             *lock(first) = Some(Pooled {
                 generation: 0,
+                epoch: pool.lib.epoch.load(Ordering::Acquire),
                 session,
             });
         }
@@ -208,15 +253,53 @@ impl Pool {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Marks the token lost: the next call resets the library (see the module documentation).
+    pub(super) fn token_lost(&self) {
+        self.lost.store(true, Ordering::Release);
+    }
+
+    /// Resets the library if the token was reported lost and the last reset is old enough.
+    fn reset_if_lost(&self) {
+        if !self.lost.load(Ordering::Acquire) {
+            return;
+        }
+        let mut last = lock(&self.lib.last_reset);
+        if last.is_some_and(|t| t.elapsed() < RESET_INTERVAL) {
+            return;
+        }
+        let _all = exclusive(&self.lib.gate);
+        if !self.lost.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        // Nothing is inside the library now. A failed finalize (already finalized) or
+        // initialize is reported by the next call that opens a session.
+        let _ = self.lib.ctx.clone().finalize();
+        if initialize(&self.lib.ctx).is_err() {
+            self.reinitialize.store(true, Ordering::Release);
+        }
+        self.lib.epoch.fetch_add(1, Ordering::AcqRel);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        *last = Some(Instant::now());
+    }
+
     fn open_session(&self) -> Result<Session, HsmError> {
         if self.reinitialize.swap(false, Ordering::AcqRel) {
-            initialize(&self.ctx)?;
+            initialize(&self.lib.ctx)?;
         }
-        let opened = find_slot(&self.ctx, &self.label).and_then(|slot| {
-            self.ctx
-                .open_rw_session_no_drop(slot)
-                .map_err(|e| hsm_error(Pkcs11Op::OpenSession, &e))
-        });
+        let opened = find_slot(&self.lib.ctx, &self.label)
+            .inspect_err(|e| {
+                // The slot list is read at C_Initialize: a token that went away comes back
+                // only through a reset.
+                if matches!(e, HsmError::Pkcs11(Pkcs11Error::TokenNotFound { .. })) {
+                    self.token_lost();
+                }
+            })
+            .and_then(|slot| {
+                self.lib
+                    .ctx
+                    .open_rw_session_no_drop(slot)
+                    .map_err(|e| hsm_error(Pkcs11Op::OpenSession, &e))
+            });
         let session = opened.inspect_err(|e| self.note_fault(e))?;
         self.login(&session).inspect_err(|e| self.note_fault(e))?;
         Ok(session)
@@ -287,15 +370,22 @@ impl Pool {
         check_login: bool,
         mut f: impl FnMut(&Session) -> Result<T, CallError>,
     ) -> Result<T, HsmError> {
+        self.reset_if_lost();
+        let _call = shared(&self.lib.gate);
         let mut guard = self.checkout().ok_or(HsmError::StorePoisoned)?;
         let mut relogged = false;
         loop {
             let generation = self.generation();
-            if guard.as_ref().is_none_or(|p| p.generation != generation) {
+            let epoch = self.lib.epoch.load(Ordering::Acquire);
+            if guard
+                .as_ref()
+                .is_none_or(|p| p.generation != generation || p.epoch != epoch)
+            {
                 // Forget the stale session (see the module documentation) and open another.
                 *guard = None;
                 *guard = Some(Pooled {
                     generation,
+                    epoch,
                     session: self.open_session()?,
                 });
             }
@@ -345,10 +435,12 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
+        let _call = shared(&self.lib.gate);
         let generation = self.generation();
+        let epoch = self.lib.epoch.load(Ordering::Acquire);
         for slot in &self.slots {
             if let Some(pooled) = lock(slot).take() {
-                if pooled.generation == generation {
+                if pooled.generation == generation && pooled.epoch == epoch {
                     // Nothing to do about a failure to close while shutting down.
                     let _ = pooled.session.close();
                 }
@@ -361,4 +453,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a session leaves nothing half-done that matters: a session is
     // either usable or fails its next call, which the pool handles.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn shared(gate: &RwLock<()>) -> RwLockReadGuard<'_, ()> {
+    // The gate guards no data: a panic while holding it leaves nothing inconsistent.
+    gate.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn exclusive(gate: &RwLock<()>) -> RwLockWriteGuard<'_, ()> {
+    gate.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

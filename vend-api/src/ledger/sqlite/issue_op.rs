@@ -89,8 +89,13 @@ pub(super) fn issue(ctx: &mut WriteCtx<'_>, mut cmd: IssueCommand) -> LedgerResu
         meter.pan.to_string(),
         details,
     ))?;
-    let body = payload::token_issued(&meter, &issue, ctx.policy.include_digits);
-    outbox(ctx, "token.issued", &body, cmd.at)?;
+    let digits = ctx.policy.include_digits;
+    outbox(
+        ctx,
+        "token.issued",
+        || payload::token_issued(&meter, &issue, digits),
+        cmd.at,
+    )?;
     Ok(IssueOutcome {
         issue,
         replayed: false,

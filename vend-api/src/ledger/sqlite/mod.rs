@@ -1,6 +1,8 @@
-//! The embedded SQLite ledger: one writer thread with group commit (`writer`), a small pool
-//! of read connections for GETs and verification, WAL and `synchronous=FULL`.
+//! The embedded SQLite ledger: one writer thread with group commit (`writer`), WAL
+//! checkpoints beside it (`checkpoint`), a small pool of read connections for GETs and
+//! verification, WAL and `synchronous=FULL`.
 
+mod checkpoint;
 mod issue_op;
 mod read;
 pub mod schema;
@@ -160,7 +162,14 @@ impl SqliteLedger {
             conns: Mutex::new(conns),
             permits: Semaphore::new(n),
         });
-        let writer = Writer::start(conn, opts.batch_max, opts.queue, opts.outbox, metrics)?;
+        let writer = Writer::start(
+            conn,
+            opts.path.clone(),
+            opts.batch_max,
+            opts.queue,
+            opts.outbox,
+            metrics,
+        )?;
         Ok(Self { writer, readers })
     }
 

@@ -16,10 +16,17 @@ use crate::ledger::{
     MeterKey, MeterRecord, MeterStatus, MintedToken, TokenKind, TokenRecord,
 };
 
-const METER_COLUMNS: &str = "m.id, m.pan, m.customer_ref, m.sgc, m.ti, m.krn, m.kt, m.ea, m.dkga, \
-     m.base_date, m.status, (SELECT pan FROM meters WHERE id = m.replaces_id), \
-     (SELECT pan FROM meters WHERE id = m.replaced_by_id), m.retired_at, m.retire_reason, \
-     m.created_at, m.key_changed_at";
+/// The meter columns `meter_row` reads (a macro so that queries are `concat!`ed once, not
+/// formatted on every vend).
+macro_rules! meter_columns {
+    () => {
+        "m.id, m.pan, m.customer_ref, m.sgc, m.ti, m.krn, m.kt, m.ea, m.dkga, \
+         m.base_date, m.status, (SELECT pan FROM meters WHERE id = m.replaces_id), \
+         (SELECT pan FROM meters WHERE id = m.replaced_by_id), m.retired_at, m.retire_reason, \
+         m.created_at, m.key_changed_at"
+    };
+}
+const METER_COLUMNS: &str = meter_columns!();
 
 const TOKEN_COLUMNS: &str = "t.id, t.issue_id, m.pan, t.position, t.kind, t.class, t.subclass, \
      t.tid, t.base_date, t.digits, t.sgc, t.ti, t.krn, t.kt, t.created_at";
@@ -175,8 +182,12 @@ fn collect<T>(
 
 /// One meter by PAN.
 pub(super) fn meter_by_pan(conn: &Connection, p: &MeterPan) -> LedgerResult<Option<MeterRecord>> {
-    let sql = format!("SELECT {METER_COLUMNS} FROM meters m WHERE m.pan = ?1");
-    let mut stmt = conn.prepare_cached(&sql).map_err(backend("read meter"))?;
+    const SQL: &str = concat!(
+        "SELECT ",
+        meter_columns!(),
+        " FROM meters m WHERE m.pan = ?1"
+    );
+    let mut stmt = conn.prepare_cached(SQL).map_err(backend("read meter"))?;
     stmt.query_row(params![p.to_string()], meter_row)
         .optional()
         .map_err(backend("read meter"))?
@@ -185,8 +196,12 @@ pub(super) fn meter_by_pan(conn: &Connection, p: &MeterPan) -> LedgerResult<Opti
 
 /// One meter by row id.
 pub(super) fn meter_by_id(conn: &Connection, id: i64) -> LedgerResult<Option<MeterRecord>> {
-    let sql = format!("SELECT {METER_COLUMNS} FROM meters m WHERE m.id = ?1");
-    let mut stmt = conn.prepare_cached(&sql).map_err(backend("read meter"))?;
+    const SQL: &str = concat!(
+        "SELECT ",
+        meter_columns!(),
+        " FROM meters m WHERE m.id = ?1"
+    );
+    let mut stmt = conn.prepare_cached(SQL).map_err(backend("read meter"))?;
     stmt.query_row(params![id], meter_row)
         .optional()
         .map_err(backend("read meter"))?

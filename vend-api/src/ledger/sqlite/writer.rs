@@ -11,6 +11,7 @@
 //! The audit chain head lives here in memory, so appending is a hash and an insert; it is
 //! restored when a job rolls back and re-read from disk when a commit fails.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend;
+use super::checkpoint::Checkpointer;
 use crate::audit::{ChainHead, NewAuditEntry, hash_from_hex, to_hex};
 use crate::ledger::{LedgerError, LedgerResult, OutboxPolicy};
 use crate::metrics::LedgerMetrics;
@@ -131,16 +133,27 @@ impl Writer {
     /// Starts the writer thread over `conn`.
     pub(super) fn start(
         conn: Connection,
+        path: PathBuf,
         batch_max: usize,
         queue: usize,
         policy: OutboxPolicy,
         metrics: Option<LedgerMetrics>,
     ) -> LedgerResult<Self> {
         let head = load_head(&conn)?;
+        // Checkpoints run beside the writer, not inside its commits (see `checkpoint`).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(backend("configure writer"))?;
+        let checkpointer = Checkpointer::start(path)?;
         let (tx, rx) = mpsc::channel(queue.max(1));
+        let cfg = RunConfig {
+            batch_max: batch_max.max(1),
+            policy,
+            metrics,
+            checkpointer,
+        };
         std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(conn, rx, batch_max.max(1), head, policy, metrics))
+            .spawn(move || run(conn, rx, head, cfg))
             .map_err(|e| LedgerError::Backend {
                 op: "start writer",
                 source: Box::new(e),
@@ -189,14 +202,26 @@ fn load_head(conn: &Connection) -> LedgerResult<ChainHead> {
     }
 }
 
+/// What the writer thread runs with.
+struct RunConfig {
+    batch_max: usize,
+    policy: OutboxPolicy,
+    metrics: Option<LedgerMetrics>,
+    checkpointer: Checkpointer,
+}
+
 fn run(
     conn: Connection,
     mut rx: mpsc::Receiver<Box<dyn WriteJob>>,
-    batch_max: usize,
     mut head: ChainHead,
-    policy: OutboxPolicy,
-    metrics: Option<LedgerMetrics>,
+    cfg: RunConfig,
 ) {
+    let RunConfig {
+        batch_max,
+        policy,
+        metrics,
+        checkpointer,
+    } = cfg;
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(batch_max);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -221,8 +246,16 @@ fn run(
         for job in batch.drain(..) {
             job.finish(commit.clone());
         }
+        // After the replies: a rewinding checkpoint delays the next batch, not this one.
+        checkpointer.after_commit(&conn);
     }
     tracing::info!("ledger writer stopped");
+}
+
+/// Runs a parameterless statement through the statement cache (the savepoint statements run
+/// twice per job: parsing them each time is measurable).
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 fn run_batch(
@@ -234,7 +267,7 @@ fn run_batch(
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| Arc::<str>::from(e.to_string()))?;
     for job in batch.iter_mut() {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = exec_cached(conn, "SAVEPOINT job") {
             job.abort(backend("savepoint")(e));
             continue;
         }
@@ -245,7 +278,7 @@ fn run_batch(
             policy,
         });
         if ok {
-            match conn.execute_batch("RELEASE job") {
+            match exec_cached(conn, "RELEASE job") {
                 Ok(()) => continue,
                 Err(e) => job.abort(backend("release savepoint")(e)),
             }
