@@ -486,19 +486,11 @@ async fn run(args: Args) -> Result<bool, String> {
     for inst in &mut instances {
         let _ = inst.kill();
     }
-    if all_failures.is_empty() {
-        println!("vend-crash: PASS (seed {seed})");
-        Ok(true)
-    } else {
-        println!(
-            "vend-crash: FAIL (seed {seed}), {} problems:",
-            all_failures.len()
-        );
-        for f in all_failures.iter().take(50) {
-            println!("  - {f}");
-        }
-        Ok(false)
-    }
+    Ok(vend_api::harness::verdict(
+        "vend-crash",
+        seed,
+        &all_failures,
+    ))
 }
 
 fn main() -> ExitCode {

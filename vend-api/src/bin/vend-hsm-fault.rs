@@ -527,19 +527,11 @@ async fn run(args: RunArgs) -> Result<bool, String> {
         report.summary()
     );
     let _ = server.kill();
-    if failures.is_empty() {
-        println!("vend-hsm-fault: PASS (seed {seed})");
-        Ok(true)
-    } else {
-        println!(
-            "vend-hsm-fault: FAIL (seed {seed}), {} problems:",
-            failures.len()
-        );
-        for f in failures.iter().take(50) {
-            println!("  - {f}");
-        }
-        Ok(false)
-    }
+    Ok(vend_api::harness::verdict(
+        "vend-hsm-fault",
+        seed,
+        &failures,
+    ))
 }
 
 fn setup(module: PathBuf, label: &str) -> Result<(), String> {

@@ -36,6 +36,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// Prints a harness's verdict: PASS, or FAIL with the first 50 problems. True on PASS.
+pub fn verdict(name: &str, seed: u64, failures: &[String]) -> bool {
+    if failures.is_empty() {
+        println!("{name}: PASS (seed {seed})");
+        return true;
+    }
+    println!("{name}: FAIL (seed {seed}), {} problems:", failures.len());
+    for f in failures.iter().take(50) {
+        println!("  - {f}");
+    }
+    false
+}
+
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

@@ -48,8 +48,10 @@ pub use token::{
     IssueKind, IssueOutcome, IssueRecord, KeyIdentity, MintedToken, TokenKind, TokenRecord,
 };
 
-use crate::audit::{ChainBreak, ChainHead, StoredRow};
-use crate::clock::UnixSeconds;
+use serde_json::{Value, json};
+
+use crate::audit::{ChainBreak, ChainHead, NewAuditEntry, StoredRow};
+use crate::clock::{UnixSeconds, rfc3339};
 
 /// A boxed, sendable future: what every [`Ledger`] method returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -211,4 +213,37 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Cheap liveness check of the backend.
     fn ping(&self) -> BoxFuture<'_, LedgerResult<()>>;
+}
+
+/// An audit entry, as both backends write them.
+pub(crate) fn audit_entry(
+    at: UnixSeconds,
+    actor: &Actor,
+    action: &str,
+    subject: String,
+    details: Value,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        at: rfc3339(at),
+        actor: actor.name.clone(),
+        action: action.to_owned(),
+        subject,
+        details,
+    }
+}
+
+/// The audit entry of a new issue. It names tokens by id, kind and TID: never digits.
+pub(crate) fn issue_audit_entry(issue: &IssueRecord, actor: &Actor) -> NewAuditEntry {
+    let facts: Vec<Value> = issue
+        .tokens
+        .iter()
+        .map(|t| json!({"id": t.id, "kind": t.token.kind.name(), "tid": t.token.tid.map(|(tid, _)| tid.get())}))
+        .collect();
+    audit_entry(
+        issue.created_at,
+        actor,
+        &format!("token.{}", issue.kind.name()),
+        issue.meter.to_string(),
+        json!({"issue_id": issue.id, "tokens": facts, "summary": issue.summary}),
+    )
 }

@@ -6,18 +6,17 @@
 //! state and key updates; the outbox row. The audit entry is queued for the batch's end.
 
 use hsm_core::{BaseDate, MeterPan};
-use serde_json::{Value, json};
 use token_codec::Tid;
 use tokio_postgres::types::ToSql;
 
 use super::read;
-use super::write_ops::{entry, outbox};
+use super::write_ops::outbox;
 use super::writer::{Operation, WriteCtx};
 use super::{Conn, backend, unique_violation};
 use crate::clock::utc_minute;
 use crate::ledger::{
     BoxFuture, Conflict, IssueCommand, IssueOutcome, IssueRecord, LedgerError, LedgerResult,
-    MeterKey, MeterStatus, TidAllocator, TokenRecord,
+    MeterKey, MeterStatus, TidAllocator, TokenRecord, issue_audit_entry,
 };
 use crate::webhook::payload;
 
@@ -170,20 +169,7 @@ async fn issue(ctx: &mut WriteCtx<'_>, cmd: &mut IssueCommand) -> LedgerResult<I
         created_at: cmd.at,
         tokens,
     };
-    // The audit entry names tokens by id, kind and TID: never digits.
-    let facts: Vec<Value> = issue
-        .tokens
-        .iter()
-        .map(|t| json!({"id": t.id, "kind": t.token.kind.name(), "tid": t.token.tid.map(|(tid, _)| tid.get())}))
-        .collect();
-    let details = json!({"issue_id": issue.id, "tokens": facts, "summary": issue.summary});
-    ctx.audit(entry(
-        cmd.at,
-        &cmd.actor,
-        &format!("token.{}", cmd.kind.name()),
-        meter.pan.to_string(),
-        details,
-    ));
+    ctx.audit(issue_audit_entry(&issue, &cmd.actor));
     let body = payload::token_issued(&meter, &issue, ctx.policy.include_digits);
     outbox(ctx, "token.issued", &body, cmd.at).await?;
     Ok(IssueOutcome {

@@ -7,7 +7,6 @@ use tokio_postgres::types::ToSql;
 
 use super::writer::{Operation, WriteCtx};
 use super::{Conn, backend, read, unique_violation};
-use crate::audit::NewAuditEntry;
 use crate::clock::{UnixSeconds, rfc3339};
 use crate::ledger::{
     Actor, ApiKeyRecord, BoxFuture, Conflict, Delivery, LedgerError, LedgerResult, MeterEvent,
@@ -15,21 +14,7 @@ use crate::ledger::{
 };
 use crate::webhook::payload;
 
-pub(super) fn entry(
-    at: UnixSeconds,
-    actor: &Actor,
-    action: &str,
-    subject: String,
-    details: Value,
-) -> NewAuditEntry {
-    NewAuditEntry {
-        at: rfc3339(at),
-        actor: actor.name.clone(),
-        action: action.to_owned(),
-        subject,
-        details,
-    }
-}
+pub(super) use crate::ledger::audit_entry as entry;
 
 /// Writes an outbox row in the job's transaction (if webhooks are configured).
 pub(super) async fn outbox(

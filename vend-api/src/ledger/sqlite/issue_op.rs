@@ -3,17 +3,16 @@
 
 use hsm_core::BaseDate;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Value, json};
 use token_codec::Tid;
 
 use super::read;
-use super::write_ops::{entry, outbox};
+use super::write_ops::outbox;
 use super::writer::WriteCtx;
 use super::{backend, is_unique_violation};
 use crate::clock::{UnixSeconds, utc_minute};
 use crate::ledger::{
     Conflict, IssueCommand, IssueOutcome, IssueRecord, LedgerError, LedgerResult, MeterKey,
-    MeterRecord, MeterStatus, MintedToken, TidAllocator, TokenRecord,
+    MeterRecord, MeterStatus, MintedToken, TidAllocator, TokenRecord, issue_audit_entry,
 };
 use crate::webhook::payload;
 
@@ -74,21 +73,7 @@ pub(super) fn issue(ctx: &mut WriteCtx<'_>, mut cmd: IssueCommand) -> LedgerResu
         created_at: cmd.at,
         tokens,
     };
-    // The audit entry names tokens by id, kind and TID: never digits.
-    let facts: Vec<Value> = issue
-        .tokens
-        .iter()
-        .map(|t| json!({"id": t.id, "kind": t.token.kind.name(), "tid": t.token.tid.map(|(tid, _)| tid.get())}))
-        .collect();
-    let details = json!({"issue_id": issue.id, "tokens": facts, "summary": issue.summary});
-    let action = format!("token.{}", cmd.kind.name());
-    ctx.audit(entry(
-        cmd.at,
-        &cmd.actor,
-        &action,
-        meter.pan.to_string(),
-        details,
-    ))?;
+    ctx.audit(issue_audit_entry(&issue, &cmd.actor))?;
     let digits = ctx.policy.include_digits;
     outbox(
         ctx,

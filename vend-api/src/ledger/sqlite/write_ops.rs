@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use super::read;
 use super::writer::WriteCtx;
 use super::{backend, is_unique_violation};
-use crate::audit::NewAuditEntry;
 use crate::clock::{UnixSeconds, rfc3339};
 use crate::ledger::{
     Actor, ApiKeyRecord, Conflict, Delivery, LedgerError, LedgerResult, MeterEvent,
@@ -14,21 +13,7 @@ use crate::ledger::{
 };
 use crate::webhook::payload;
 
-pub(super) fn entry(
-    at: UnixSeconds,
-    actor: &Actor,
-    action: &str,
-    subject: String,
-    details: Value,
-) -> NewAuditEntry {
-    NewAuditEntry {
-        at: rfc3339(at),
-        actor: actor.name.clone(),
-        action: action.to_owned(),
-        subject,
-        details,
-    }
-}
+pub(super) use crate::ledger::audit_entry as entry;
 
 /// Writes an outbox row; `body` is built only if webhooks are on (a payload is a few
 /// microseconds of JSON that the writer would otherwise spend for nothing on every vend).
