@@ -94,6 +94,18 @@ pub fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
     initial.saturating_mul(factor).min(max)
 }
 
+/// A retry delay spread over `[delay/2, delay]` by `unit` (uniform in `[0, 1)`), so messages
+/// that failed together (a receiver outage) are not all retried in the same second; rounded
+/// up to whole seconds, the outbox's resolution, and never below 1 s.
+pub fn jittered_secs(delay: Duration, unit: f64) -> i64 {
+    let half = delay.as_secs_f64() / 2.0;
+    let secs = (half + half * unit.clamp(0.0, 1.0)).ceil().max(1.0);
+    // Capped to a century before converting: `as` saturates anyway, this makes it exact.
+    #[allow(clippy::cast_possible_truncation)]
+    let whole = secs.min(3.2e9) as i64;
+    whole
+}
+
 /// Delivery settings.
 #[derive(Clone)]
 pub struct WebhookSettings {
@@ -229,12 +241,14 @@ impl Dispatcher {
             None => Delivery::Delivered,
             Some(error) if attempt >= self.settings.max_attempts => Delivery::GaveUp { error },
             Some(error) => {
-                let delay = backoff(
-                    attempt,
-                    self.settings.initial_backoff,
-                    self.settings.max_backoff,
+                let delay = jittered_secs(
+                    backoff(
+                        attempt,
+                        self.settings.initial_backoff,
+                        self.settings.max_backoff,
+                    ),
+                    rand::random::<f64>(),
                 );
-                let delay = i64::try_from(delay.as_secs()).unwrap_or(i64::MAX);
                 Delivery::Retry {
                     at: now.saturating_add(delay),
                     error,
@@ -285,5 +299,18 @@ mod tests {
         let got: Vec<u64> = (1..=8).map(|a| backoff(a, s, cap).as_secs()).collect();
         assert_eq!(got, [1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(backoff(200, s, cap), cap);
+    }
+
+    #[test]
+    fn jitter_spreads_over_the_upper_half_in_whole_seconds() {
+        let d = Duration::from_secs(60);
+        assert_eq!(jittered_secs(d, 0.0), 30);
+        assert_eq!(jittered_secs(d, 0.5), 45);
+        assert_eq!(jittered_secs(d, 0.999), 60);
+        // Sub-second delays still wait a second; out-of-range units are clamped.
+        assert_eq!(jittered_secs(Duration::from_millis(300), 0.0), 1);
+        assert_eq!(jittered_secs(Duration::from_millis(2_500), 0.2), 2);
+        assert_eq!(jittered_secs(d, 7.0), 60);
+        assert_eq!(jittered_secs(Duration::MAX, 0.5), 3_200_000_000);
     }
 }
