@@ -27,11 +27,10 @@
 //! `vend-api/scripts/crash.sh`.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -41,8 +40,8 @@ use vend_api::harness::acklog::{AckLog, AckRecord};
 use vend_api::harness::check;
 use vend_api::harness::client::{Ack, Api, Outcome};
 use vend_api::harness::mix::{Choice, Generator, IssueRequest, Meters, MixConfig, OpKind};
-use vend_api::harness::parse_duration;
 use vend_api::harness::server::Instance;
+use vend_api::harness::{Findings, parse_duration};
 
 /// Kills the service under load and checks that nothing acknowledged was lost.
 #[derive(Debug, Parser)]
@@ -101,25 +100,10 @@ struct Shared {
     acked: AtomicU64,
     in_doubt: AtomicU64,
     resolved_replayed: AtomicU64,
-    failures: Mutex<Vec<String>>,
-    outcomes: Mutex<BTreeMap<String, u64>>,
+    findings: Findings,
 }
 
 impl Shared {
-    fn fail(&self, what: String) {
-        if let Ok(mut f) = self.failures.lock() {
-            if f.len() < 50 {
-                f.push(what);
-            }
-        }
-    }
-
-    fn count(&self, label: String) {
-        if let Ok(mut o) = self.outcomes.lock() {
-            *o.entry(label).or_insert(0) += 1;
-        }
-    }
-
     /// A live instance, round-robin (instance 0 if none is marked live).
     fn pick(&self) -> usize {
         let n = self.alive.len().max(1);
@@ -166,7 +150,7 @@ impl Worker {
             let inst = self.shared.pick();
             let url = self.urls.get(inst).map_or("", String::as_str);
             let outcome = self.api.issue(url, &req).await;
-            self.shared.count(match &expect {
+            self.shared.findings.count(match &expect {
                 Some(_) => format!("retry {}", outcome.label()),
                 None => format!("{} {}", req.op.name(), outcome.label()),
             });
@@ -175,7 +159,7 @@ impl Worker {
                     backoff = Duration::from_millis(10);
                     if let Some(want) = &expect {
                         if !replayed || ack != *want {
-                            self.shared.fail(format!(
+                            self.shared.findings.fail(format!(
                                 "retry of {} answered replayed={replayed} issue {} (original issue {})",
                                 req.idem, ack.issue_id, want.issue_id
                             ));
@@ -183,7 +167,7 @@ impl Worker {
                     }
                     let rec = AckRecord::new(&req, ack.clone(), replayed, inst);
                     if let Err(e) = self.log.append(&rec).await {
-                        self.shared.fail(format!("client log: {e}"));
+                        self.shared.findings.fail(format!("client log: {e}"));
                         self.shared.stop.store(true, Ordering::Release);
                         return;
                     }
@@ -232,7 +216,7 @@ impl Worker {
                     if req.op == OpKind::KeyChange && expect.is_none() {
                         self.meters.end_key_change(req.meter, None);
                     }
-                    self.shared.fail(format!(
+                    self.shared.findings.fail(format!(
                         "{} {} answered {status} {code}: {message}",
                         req.op.name(),
                         req.idem
@@ -348,7 +332,7 @@ async fn kill_loop(
         let mut failures = Vec::new();
         totals.replays_after_restarts += replay_all(api, &inst.url, &sample, &mut failures).await;
         for f in failures {
-            shared.fail(format!("after kill {k}: {f}"));
+            shared.findings.fail(format!("after kill {k}: {f}"));
         }
     }
     Ok(totals)
@@ -406,8 +390,7 @@ async fn run(args: Args) -> Result<bool, String> {
         acked: AtomicU64::new(0),
         in_doubt: AtomicU64::new(0),
         resolved_replayed: AtomicU64::new(0),
-        failures: Mutex::new(Vec::new()),
-        outcomes: Mutex::new(BTreeMap::new()),
+        findings: Findings::default(),
     });
     let urls = Arc::new(args.urls.clone());
     let started = Instant::now();
@@ -455,18 +438,10 @@ async fn run(args: Args) -> Result<bool, String> {
     };
     let replayed = replay_all(&api, &base0, &chosen, &mut failures).await;
     let check_secs = check_started.elapsed().as_secs_f64();
-    let mut all_failures: Vec<String> = shared
-        .failures
-        .lock()
-        .map(|f| f.clone())
-        .unwrap_or_default();
+    let mut all_failures: Vec<String> = shared.findings.failures();
     all_failures.extend(report.failures.iter().cloned());
     all_failures.extend(failures);
-    let outcomes = shared
-        .outcomes
-        .lock()
-        .map(|o| o.clone())
-        .unwrap_or_default();
+    let outcomes = shared.findings.outcomes();
     let restarts = totals.restart_ms.len();
     let mean_restart = if restarts == 0 {
         0

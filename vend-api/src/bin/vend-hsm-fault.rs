@@ -24,7 +24,6 @@
 //! Wrapper: `vend-api/scripts/hsm-fault.sh`.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -39,8 +38,8 @@ use vend_api::harness::acklog::{AckLog, AckRecord};
 use vend_api::harness::check;
 use vend_api::harness::client::{Api, Outcome};
 use vend_api::harness::mix::{Choice, Generator, IssueRequest, Meters, MixConfig, OpKind};
-use vend_api::harness::parse_duration;
 use vend_api::harness::server::Instance;
+use vend_api::harness::{Findings, parse_duration};
 
 /// PKCS#11 token faults under load.
 #[derive(Debug, Parser)]
@@ -126,28 +125,12 @@ struct Shared {
     started: Instant,
     acked: AtomicU64,
     refused: Mutex<Vec<IssueRequest>>,
-    failures: Mutex<Vec<String>>,
-    /// Outcome counts by phase.
-    outcomes: Mutex<BTreeMap<String, u64>>,
+    findings: Findings,
 }
 
 impl Shared {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    fn fail(&self, what: String) {
-        if let Ok(mut f) = self.failures.lock() {
-            if f.len() < 50 {
-                f.push(what);
-            }
-        }
-    }
-
-    fn count(&self, label: String) {
-        if let Ok(mut o) = self.outcomes.lock() {
-            *o.entry(label).or_insert(0) += 1;
-        }
     }
 }
 
@@ -186,18 +169,20 @@ async fn worker(
         let outcome = api.issue(&url, &req).await;
         let after = shared.phase.load(Ordering::Acquire);
         let during_fault = before != HEALTHY || after != HEALTHY;
-        shared.count(format!("{:<24} {}", phase_name(before), outcome.label()));
+        shared
+            .findings
+            .count(format!("{:<24} {}", phase_name(before), outcome.label()));
         match outcome {
             Outcome::Issued { ack, replayed } => {
                 if let Some(want) = &expect {
                     if !replayed || ack != *want {
-                        shared.fail(format!(
+                        shared.findings.fail(format!(
                             "retry of {} answered replayed={replayed} issue {}, not the original {}",
                             req.idem, ack.issue_id, want.issue_id
                         ));
                     }
                 } else if replayed {
-                    shared.fail(format!(
+                    shared.findings.fail(format!(
                         "{} answered as a replay on its first sending",
                         req.idem
                     ));
@@ -206,7 +191,7 @@ async fn worker(
                     .append(&AckRecord::new(&req, ack.clone(), replayed, 0))
                     .await
                 {
-                    shared.fail(format!("client log: {e}"));
+                    shared.findings.fail(format!("client log: {e}"));
                     return;
                 }
                 shared.acked.fetch_add(1, Ordering::Relaxed);
@@ -240,19 +225,21 @@ async fn worker(
                     continue;
                 }
                 if retry_after.is_none() {
-                    shared.fail(format!(
+                    shared.findings.fail(format!(
                         "503 without Retry-After for {}: {message}",
                         req.idem
                     ));
                 }
                 if code != "unavailable" {
-                    shared.fail(format!(
+                    shared.findings.fail(format!(
                         "503 with code {code:?} for {}: {message}",
                         req.idem
                     ));
                 }
                 if !during_fault {
-                    shared.fail(format!("503 outside a fault for {} ({message})", req.idem));
+                    shared
+                        .findings
+                        .fail(format!("503 outside a fault for {} ({message})", req.idem));
                 }
                 if expect.is_none() {
                     // Sent again at the end; a key change keeps its meter claimed until then.
@@ -272,7 +259,7 @@ async fn worker(
                 if req.op == OpKind::KeyChange && expect.is_none() {
                     meters.end_key_change(req.meter, None);
                 }
-                shared.fail(format!(
+                shared.findings.fail(format!(
                     "{} {} answered {status} {code} ({}): {message}",
                     req.op.name(),
                     req.idem,
@@ -281,7 +268,7 @@ async fn worker(
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Outcome::ServerError { status, body } => {
-                shared.fail(format!(
+                shared.findings.fail(format!(
                     "{} answered {status} ({}): {body}",
                     req.idem,
                     phase_name(before)
@@ -290,7 +277,7 @@ async fn worker(
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Outcome::Transport { kind } => {
-                shared.fail(format!(
+                shared.findings.fail(format!(
                     "{} got no answer ({kind}, {})",
                     req.idem,
                     phase_name(before)
@@ -357,7 +344,7 @@ async fn fault_loop(
         let back = Instant::now();
         while !shared.recovered.load(Ordering::Acquire) {
             if back.elapsed() > args.recovery_timeout {
-                shared.fail(format!(
+                shared.findings.fail(format!(
                     "fault {k}: no vend succeeded within {} s after the token came back",
                     args.recovery_timeout.as_secs()
                 ));
@@ -422,8 +409,7 @@ async fn run(args: RunArgs) -> Result<bool, String> {
         started: Instant::now(),
         acked: AtomicU64::new(0),
         refused: Mutex::new(Vec::new()),
-        failures: Mutex::new(Vec::new()),
-        outcomes: Mutex::new(BTreeMap::new()),
+        findings: Findings::default(),
     });
     let mut workers = tokio::task::JoinSet::new();
     for id in 0..args.concurrency {
@@ -473,7 +459,7 @@ async fn run(args: RunArgs) -> Result<bool, String> {
             match api.issue(&args.url, req).await {
                 Outcome::Issued { ack, replayed } => {
                     if replayed {
-                        shared.fail(format!(
+                        shared.findings.fail(format!(
                             "{} was refused with 503 but had been written (issue {})",
                             req.idem, ack.issue_id
                         ));
@@ -491,7 +477,7 @@ async fn run(args: RunArgs) -> Result<bool, String> {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 other => {
-                    shared.fail(format!(
+                    shared.findings.fail(format!(
                         "resending refused {} answered {}",
                         req.idem,
                         other.label()
@@ -504,17 +490,9 @@ async fn run(args: RunArgs) -> Result<bool, String> {
 
     let recs = AckLog::read(&log_path)?;
     let report = check::ledger(&api, &args.url, &meters, &recs, true).await?;
-    let mut failures: Vec<String> = shared
-        .failures
-        .lock()
-        .map(|f| f.clone())
-        .unwrap_or_default();
+    let mut failures: Vec<String> = shared.findings.failures();
     failures.extend(report.failures.iter().cloned());
-    let outcomes = shared
-        .outcomes
-        .lock()
-        .map(|o| o.clone())
-        .unwrap_or_default();
+    let outcomes = shared.findings.outcomes();
     println!("\noutcomes by phase at sending:");
     for (k, v) in &outcomes {
         println!("  {k:<40} {v}");

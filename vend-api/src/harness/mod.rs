@@ -18,7 +18,45 @@ pub mod client;
 pub mod mix;
 pub mod server;
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// What a harness's workers report while it runs: the problems found (the first 50 are
+/// kept) and a count per outcome label.
+#[derive(Debug, Default)]
+pub struct Findings {
+    failures: Mutex<Vec<String>>,
+    outcomes: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Findings {
+    /// Records a problem.
+    pub fn fail(&self, what: String) {
+        if let Ok(mut f) = self.failures.lock() {
+            if f.len() < 50 {
+                f.push(what);
+            }
+        }
+    }
+
+    /// Counts one outcome.
+    pub fn count(&self, label: String) {
+        if let Ok(mut o) = self.outcomes.lock() {
+            *o.entry(label).or_insert(0) += 1;
+        }
+    }
+
+    /// The problems recorded so far.
+    pub fn failures(&self) -> Vec<String> {
+        self.failures.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// The outcome counts so far.
+    pub fn outcomes(&self) -> BTreeMap<String, u64> {
+        self.outcomes.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+}
 
 /// Parses `10s`, `500ms`, `2m` (a bare number is seconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
