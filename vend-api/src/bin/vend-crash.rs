@@ -41,7 +41,7 @@ use vend_api::harness::check;
 use vend_api::harness::client::{Ack, Api, Outcome};
 use vend_api::harness::mix::{Choice, Generator, IssueRequest, Meters, MixConfig, OpKind};
 use vend_api::harness::server::Instance;
-use vend_api::harness::{Findings, parse_duration};
+use vend_api::harness::{Findings, parse_duration, up_time};
 
 /// Kills the service under load and checks that nothing acknowledged was lost.
 #[derive(Debug, Parser)]
@@ -278,13 +278,10 @@ async fn kill_loop(
         replays_after_restarts: 0,
         restart_ms: Vec::new(),
     };
-    let (lo, hi) = (
-        args.min_up.as_millis(),
-        args.max_up.as_millis().max(args.min_up.as_millis()),
-    );
     for k in 1..=args.kills {
-        let up = u64::try_from(rng.random_range(lo..=hi)).unwrap_or(1000);
-        tokio::time::sleep(Duration::from_millis(up)).await;
+        let up = up_time(rng, args.min_up, args.max_up);
+        tokio::time::sleep(up).await;
+        let up = up.as_millis();
         let pick = rng.random_range(0..args.kill_instances.len().max(1));
         let i = args.kill_instances.get(pick).copied().unwrap_or(0);
         let inst = instances

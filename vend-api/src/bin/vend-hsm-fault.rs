@@ -39,7 +39,7 @@ use vend_api::harness::check;
 use vend_api::harness::client::{Api, Outcome};
 use vend_api::harness::mix::{Choice, Generator, IssueRequest, Meters, MixConfig, OpKind};
 use vend_api::harness::server::Instance;
-use vend_api::harness::{Findings, parse_duration};
+use vend_api::harness::{Findings, parse_duration, up_time};
 
 /// PKCS#11 token faults under load.
 #[derive(Debug, Parser)]
@@ -323,13 +323,10 @@ async fn fault_loop(
         stuck: false,
     };
     let away = away_path(&args.token_dir);
-    let (lo, hi) = (
-        args.min_up.as_millis(),
-        args.max_up.as_millis().max(args.min_up.as_millis()),
-    );
     for k in 1..=args.faults {
-        let up = u64::try_from(rng.random_range(lo..=hi)).unwrap_or(1000);
-        tokio::time::sleep(Duration::from_millis(up)).await;
+        let up = up_time(rng, args.min_up, args.max_up);
+        tokio::time::sleep(up).await;
+        let up = up.as_millis();
         let acked = shared.acked.load(Ordering::Relaxed);
         shared.phase.store(PULLED, Ordering::Release);
         rename(&args.token_dir, &away)?;

@@ -74,6 +74,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A random up-time between two faults, whole milliseconds in `[min, max]` (`max` below
+/// `min` counts as `min`), from the run's seeded RNG so a seed repeats the fault moments.
+pub fn up_time(rng: &mut impl rand::Rng, min: Duration, max: Duration) -> Duration {
+    let (lo, hi) = (min.as_millis(), max.as_millis().max(min.as_millis()));
+    Duration::from_millis(u64::try_from(rng.random_range(lo..=hi)).unwrap_or(1000))
+}
+
 /// Prints a harness's verdict: PASS, or FAIL with the first 50 problems. True on PASS.
 pub fn verdict(name: &str, seed: u64, failures: &[String]) -> bool {
     if failures.is_empty() {

@@ -25,6 +25,7 @@
 //! UPDATE`), which also fixes the commit order the chain records; claim outbox rows with
 //! `FOR UPDATE SKIP LOCKED`. The SQLite schema in `migrations/sqlite/` is the reference.
 
+pub(crate) mod batch;
 pub mod error;
 pub mod mint;
 pub mod model;

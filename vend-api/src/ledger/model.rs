@@ -118,6 +118,17 @@ impl MeterRecord {
             self.key.kt,
         )
     }
+
+    /// Refuses a retired meter: it gets no more tokens and cannot be replaced again.
+    pub fn ensure_active(&self) -> Result<(), super::LedgerError> {
+        if self.status == MeterStatus::Retired {
+            return Err(super::LedgerError::MeterRetired {
+                pan: self.pan,
+                replaced_by: self.replaced_by,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A customer reference: 1 to 64 printable characters, no leading or trailing space.

@@ -16,7 +16,7 @@ use super::{Conn, backend, unique_violation};
 use crate::clock::utc_minute;
 use crate::ledger::{
     BoxFuture, Conflict, IssueCommand, IssueOutcome, IssueRecord, LedgerError, LedgerResult,
-    MeterKey, MeterStatus, TidAllocator, TokenRecord, issue_audit_entry,
+    MeterKey, TidAllocator, TokenRecord, issue_audit_entry,
 };
 use crate::webhook::payload;
 
@@ -106,12 +106,7 @@ async fn issue(ctx: &mut WriteCtx<'_>, cmd: &mut IssueCommand) -> LedgerResult<I
             replayed: true,
         });
     }
-    if meter.status == MeterStatus::Retired {
-        return Err(LedgerError::MeterRetired {
-            pan: meter.pan,
-            replaced_by: meter.replaced_by,
-        });
-    }
+    meter.ensure_active()?;
     let mut tids = TidAllocator::new(utc_minute(cmd.at), last);
     let minted = (cmd.mint)(&meter, &mut tids)?;
 

@@ -10,7 +10,7 @@ use super::{Conn, backend, read, unique_violation};
 use crate::clock::{UnixSeconds, rfc3339};
 use crate::ledger::{
     Actor, ApiKeyRecord, BoxFuture, Conflict, Delivery, LedgerError, LedgerResult, MeterEvent,
-    MeterEventRecord, MeterRecord, MeterStatus, NewApiKey, NewMeter, OutboxMessage, ReplaceMeter,
+    MeterEventRecord, MeterRecord, NewApiKey, NewMeter, OutboxMessage, ReplaceMeter,
 };
 use crate::webhook::payload;
 
@@ -161,12 +161,7 @@ impl Operation for Replace {
             let old = read::meter_for_update(ctx.conn, cmd.old)
                 .await?
                 .ok_or(LedgerError::MeterNotFound { pan: cmd.old })?;
-            if old.status == MeterStatus::Retired {
-                return Err(LedgerError::MeterRetired {
-                    pan: old.pan,
-                    replaced_by: old.replaced_by,
-                });
-            }
+            old.ensure_active()?;
             let id = insert_meter(
                 ctx,
                 &cmd.new,

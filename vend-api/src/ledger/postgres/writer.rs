@@ -17,6 +17,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{Conn, is_transient, pg_error};
 use crate::audit::{ChainHead, NewAuditEntry, canonical_json, hash_from_hex, to_hex};
+use crate::ledger::batch::{CommitFailed, job_reply};
 use crate::ledger::{BoxFuture, LedgerError, LedgerResult, OutboxPolicy};
 use crate::metrics::LedgerMetrics;
 
@@ -88,17 +89,6 @@ struct Op<O: Operation> {
     tries: u32,
 }
 
-#[derive(Debug)]
-struct CommitFailed(Arc<str>);
-
-impl core::fmt::Display for CommitFailed {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "batch commit failed: {}", self.0)
-    }
-}
-
-impl std::error::Error for CommitFailed {}
-
 impl<O: Operation> Job for Op<O> {
     fn lock_key(&self) -> Option<MeterPan> {
         self.op.lock_key()
@@ -133,16 +123,7 @@ impl<O: Operation> Job for Op<O> {
     }
 
     fn finish(self: Box<Self>, commit: Result<(), Arc<str>>) {
-        let out = match (commit, self.result) {
-            (Ok(()), Some(r)) => r,
-            // The job's own refusal stands whatever happened to the batch.
-            (Err(_), Some(Err(e))) => Err(e),
-            (Err(msg), Some(Ok(_))) => Err(LedgerError::Backend {
-                op: "commit",
-                source: Box::new(CommitFailed(msg)),
-            }),
-            (_, None) => Err(LedgerError::Closed),
-        };
+        let out = job_reply(commit, self.result);
         // The caller may have gone (request timed out); the work is committed regardless
         // and an idempotent retry will find it.
         let _ = self.reply.send(out);

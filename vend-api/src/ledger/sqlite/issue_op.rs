@@ -12,7 +12,7 @@ use super::{backend, is_unique_violation};
 use crate::clock::{UnixSeconds, utc_minute};
 use crate::ledger::{
     Conflict, IssueCommand, IssueOutcome, IssueRecord, LedgerError, LedgerResult, MeterKey,
-    MeterRecord, MeterStatus, MintedToken, TidAllocator, TokenRecord, issue_audit_entry,
+    MeterRecord, MintedToken, TidAllocator, TokenRecord, issue_audit_entry,
 };
 use crate::webhook::payload;
 
@@ -31,12 +31,7 @@ pub(super) fn issue(ctx: &mut WriteCtx<'_>, mut cmd: IssueCommand) -> LedgerResu
     }
     let meter = read::meter_by_pan(conn, &cmd.meter)?
         .ok_or(LedgerError::MeterNotFound { pan: cmd.meter })?;
-    if meter.status == MeterStatus::Retired {
-        return Err(LedgerError::MeterRetired {
-            pan: meter.pan,
-            replaced_by: meter.replaced_by,
-        });
-    }
+    meter.ensure_active()?;
     let mut tids = TidAllocator::new(utc_minute(cmd.at), last_tids(conn, meter.id)?);
     let minted = (cmd.mint)(&meter, &mut tids)?;
 

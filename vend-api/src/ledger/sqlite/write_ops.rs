@@ -9,7 +9,7 @@ use super::{backend, is_unique_violation};
 use crate::clock::{UnixSeconds, rfc3339};
 use crate::ledger::{
     Actor, ApiKeyRecord, Conflict, Delivery, LedgerError, LedgerResult, MeterEvent,
-    MeterEventRecord, MeterRecord, MeterStatus, NewApiKey, NewMeter, OutboxMessage, ReplaceMeter,
+    MeterEventRecord, MeterRecord, NewApiKey, NewMeter, OutboxMessage, ReplaceMeter,
 };
 use crate::webhook::payload;
 
@@ -117,12 +117,7 @@ pub(super) fn replace_meter(
 ) -> LedgerResult<MeterRecord> {
     let old = read::meter_by_pan(ctx.conn, &cmd.old)?
         .ok_or(LedgerError::MeterNotFound { pan: cmd.old })?;
-    if old.status == MeterStatus::Retired {
-        return Err(LedgerError::MeterRetired {
-            pan: old.pan,
-            replaced_by: old.replaced_by,
-        });
-    }
+    old.ensure_active()?;
     let id = insert_meter(
         ctx,
         &cmd.new,

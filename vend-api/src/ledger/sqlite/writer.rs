@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::backend;
 use super::checkpoint::Checkpointer;
 use crate::audit::{ChainHead, NewAuditEntry, hash_from_hex, to_hex};
+use crate::ledger::batch::job_reply;
 use crate::ledger::{LedgerError, LedgerResult, OutboxPolicy};
 use crate::metrics::LedgerMetrics;
 
@@ -75,17 +76,6 @@ struct Op<T, F> {
     reply: oneshot::Sender<LedgerResult<T>>,
 }
 
-#[derive(Debug)]
-struct CommitFailed(Arc<str>);
-
-impl core::fmt::Display for CommitFailed {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "batch commit failed: {}", self.0)
-    }
-}
-
-impl std::error::Error for CommitFailed {}
-
 impl<T, F> WriteJob for Op<T, F>
 where
     T: Send,
@@ -107,16 +97,7 @@ where
     }
 
     fn finish(self: Box<Self>, commit: Result<(), Arc<str>>) {
-        let out = match (commit, self.result) {
-            (Ok(()), Some(r)) => r,
-            // The job's own refusal stands whatever happened to the batch.
-            (Err(_), Some(Err(e))) => Err(e),
-            (Err(msg), Some(Ok(_))) => Err(LedgerError::Backend {
-                op: "commit",
-                source: Box::new(CommitFailed(msg)),
-            }),
-            (_, None) => Err(LedgerError::Closed),
-        };
+        let out = job_reply(commit, self.result);
         // The caller may have gone (request timed out); the work is committed regardless
         // and an idempotent retry will find it.
         let _ = self.reply.send(out);
